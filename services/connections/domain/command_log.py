@@ -1,0 +1,28 @@
+"""Processed commands: the first outcome of every command id, stored with the events it caused.
+
+Saving a ``ProcessedCommand`` in the same transaction as the command's events makes a command apply at most
+once: a second save of the same command id conflicts, and the stored outcome is answered instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_COMMAND_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:command")
+
+
+class ProcessedCommand(Aggregate):
+    TOPIC = "ProcessedCommand"
+
+    @staticmethod
+    def id_for(tenant_id: str, command_id: UUID) -> UUID:
+        return uuid5(_COMMAND_NAMESPACE, f"{tenant_id}/{command_id}")
+
+    @event("Processed", topic="ProcessedCommand.Processed.v1")
+    def __init__(self, command_id: str, command_type: str, outcome: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.command_id = command_id
+        self.command_type = command_type
+        self.outcome = outcome
