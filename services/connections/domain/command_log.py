@@ -21,7 +21,7 @@ class ProcessedCommand(Aggregate):
     def id_for(tenant_id: str, command_id: UUID) -> UUID:
         return uuid5(_COMMAND_NAMESPACE, f"{tenant_id}/{command_id}")
 
-    @event("Processed", topic="ProcessedCommand.Processed.v1")
+    @event("Created", topic="ProcessedCommand.Created.v1")
     def __init__(self, command_id: str, command_type: str, outcome: dict[str, Any], meta: dict[str, Any]) -> None:
         self.command_id = command_id
         self.command_type = command_type

@@ -48,7 +48,7 @@ class DataModelMirror(Aggregate):
     def id_for(connection_id: UUID) -> UUID:
         return uuid5(_MIRROR_NAMESPACE, str(connection_id))
 
-    @event("Started", topic="DataModelMirror.Started.v1")
+    @event("Created", topic="DataModelMirror.Created.v1")
     def __init__(self, connection_id: str, tenant_id: str) -> None:
         self.connection_id = connection_id
         self.tenant_id = tenant_id

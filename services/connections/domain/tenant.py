@@ -19,7 +19,7 @@ class Tenant(Aggregate):
     def id_for(tenant_id: str) -> UUID:
         return uuid5(_TENANT_NAMESPACE, tenant_id)
 
-    @event("Registered", topic="Tenant.Registered.v1")
+    @event("Created", topic="Tenant.Created.v1")
     def __init__(self, tenant_id: str, meta: dict[str, Any]) -> None:
         self.tenant_id = tenant_id
         self.drivers: dict[str, str] = {}  # driver id -> installed version
