@@ -54,7 +54,7 @@ class ConnectionEdited(ConnectionEvent):
 
     message_type = "ConnectionEdited"
 
-    name: str
+    name: str | None = Field(default=None, description="the new name, when it changed")
     changed: list[str]
 
 

@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
@@ -131,7 +131,9 @@ def ensure_kafka_jars(libs_dir: Path | None = None) -> Path:
         if libs.exists() and not marker.exists() and any(libs.iterdir()):
             # Never delete a folder this function did not fill (e.g. a wrong
             # OMNI_KAFKA_LIBS pointing at something else).
-            raise KafkaStartError(f"{libs} exists but holds no {_MARKER} marker; remove it or choose another folder")
+            raise KafkaStartError(
+                f"{libs} exists but holds no {_MARKER} marker; remove it or choose another folder"
+            )
         mvn = shutil.which("mvn")
         if mvn is None:
             raise KafkaStartError(
@@ -198,8 +200,22 @@ def _java_executable() -> str:
         return str(Path(java_home) / "bin" / "java")
     java = shutil.which("java")
     if java is None:
-        raise KafkaStartError("'java' (17 or newer) is not on PATH; e.g. 'apt-get install openjdk-17-jre-headless'")
+        raise KafkaStartError(
+            "'java' (17 or newer) is not on PATH; e.g. 'apt-get install openjdk-17-jre-headless'"
+        )
     return java
+
+
+def _port_bindable(port: int) -> bool:
+    # SO_REUSEADDR like the JVM's server sockets: connections of a killed
+    # broker lingering in TIME_WAIT must not count as "in use".
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _port_open(port: int) -> bool:
@@ -295,6 +311,7 @@ class LocalKafka:
         *,
         libs_dir: Path | None = None,
         startup_timeout: float = 60.0,
+        extra_properties: Mapping[str, str] | None = None,
     ) -> None:
         """Prepare (but do not start) a broker.
 
@@ -305,6 +322,9 @@ class LocalKafka:
             partitions: ``num.partitions`` for auto-created topics.
             libs_dir: Jar folder; default as in :func:`ensure_kafka_jars`.
             startup_timeout: Seconds to wait for readiness in :meth:`start`.
+            extra_properties: More ``server.properties`` entries; they override
+                the defaults (e.g. ``{"broker.session.timeout.ms": "3000"}``
+                makes restarts after :meth:`kill` faster, see docs/kafka-local.md).
         """
         if partitions < 1:
             raise ValueError("partitions must be at least 1")
@@ -316,8 +336,9 @@ class LocalKafka:
         self.partitions = partitions
         self.startup_timeout = startup_timeout
         self._libs_dir = libs_dir
+        self.extra_properties: dict[str, str] = dict(extra_properties or {})
         self._process: subprocess.Popen[bytes] | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[[int, signal.Signals], LocalKafka] | None = None
         self._cluster_id: str | None = None
         self.last_startup_seconds: float | None = None
         """Wall-clock seconds the last :meth:`start` took until ready."""
@@ -370,6 +391,11 @@ class LocalKafka:
         if self.is_running:
             raise RuntimeError(f"Kafka is already running at {self.bootstrap}")
         begun = time.monotonic()
+        # Kafka would fail on a busy port too, but only after seconds and
+        # with the cause buried in a stack trace.
+        for name, port in (("port", self.port), ("controller port", self.controller_port)):
+            if not _port_bindable(port):
+                raise KafkaStartError(f"Kafka {name} 127.0.0.1:{port} is already in use")
         libs = ensure_kafka_jars(self._libs_dir)
         java = _java_executable()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -382,7 +408,8 @@ class LocalKafka:
             "kafka.Kafka", str(self.properties_path),
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
-            log.write(f"\n===== starting Kafka {KAFKA_VERSION} at {time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n".encode())
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            log.write(f"\n===== starting Kafka {KAFKA_VERSION} at {stamp} =====\n".encode())
             log.flush()
             self._process = subprocess.Popen(
                 command,
@@ -508,6 +535,7 @@ class LocalKafka:
             # the limit the tests rely on is visible here.
             "message.max.bytes": "1048588",
         }
+        props.update(self.extra_properties)
         text = "# Written by shared/local_kafka.py; regenerated on every start.\n"
         text += "".join(f"{key}={value}\n" for key, value in props.items())
         self.properties_path.write_text(text)
@@ -527,9 +555,12 @@ class LocalKafka:
             "-cp", f"{libs}{os.sep}*", "kafka.tools.StorageTool",
             "format", "-t", self._cluster_id, "-c", str(self.properties_path), "-g",
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=self.data_dir)
+        result = subprocess.run(
+            command, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=self.data_dir
+        )
         if result.returncode != 0:
-            raise KafkaStartError(f"kafka-storage format failed:\n{(result.stdout + result.stderr).strip()[-4000:]}")
+            output = (result.stdout + result.stderr).strip()[-4000:]
+            raise KafkaStartError(f"kafka-storage format failed:\n{output}")
 
     def _new_log_text(self, offset: int) -> str:
         try:
@@ -549,8 +580,13 @@ class LocalKafka:
             process = self._process
             if process is None or process.poll() is not None:
                 code = None if process is None else process.returncode
+                new_text = self._new_log_text(log_offset)
+                # The cause is usually the first ERROR line; the tail is
+                # often only the stack trace of the shutdown that followed.
+                first_error = next((line for line in new_text.splitlines() if " ERROR " in line), "")
                 raise KafkaStartError(
-                    f"Kafka exited during start-up (exit code {code}); log {self.log_path}:\n{self.log_tail()}"
+                    f"Kafka exited during start-up (exit code {code}): {first_error}\n"
+                    f"log {self.log_path}:\n{self.log_tail()}"
                 )
             if _STARTED_LINE in self._new_log_text(log_offset) and _port_open(self.port):
                 try:
@@ -568,7 +604,7 @@ class LocalKafka:
                     last_error = f"broker not listed in metadata yet: {brokers}"
             time.sleep(0.1)
         raise KafkaStartError(
-            f"Kafka was not ready at {self.bootstrap} within {self.startup_timeout:.0f} s "
+            f"Kafka was not ready at {self.bootstrap} within {self.startup_timeout:g} s "
             f"({last_error}); log {self.log_path}:\n{self.log_tail()}"
         )
 
@@ -587,7 +623,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--controller-port", type=int, default=0, help="KRaft controller port (default: any free port)"
     )
     parser.add_argument(
-        "--data-dir", type=Path, default=Path(".data/kafka"), help="config, data and log (default .data/kafka)"
+        "--data-dir",
+        type=Path,
+        default=Path(".data/kafka"),
+        help="config, data and log (default .data/kafka)"
     )
     parser.add_argument("--partitions", type=int, default=3, help="partitions of auto-created topics")
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ class ProcessedCommand(Aggregate):
         return uuid5(_COMMAND_NAMESPACE, f"{tenant_id}/{command_id}")
 
     @event("Created", topic="ProcessedCommand.Created.v1")
-    def __init__(self, command_id: str, command_type: str, outcome: dict[str, Any], meta: dict[str, Any]) -> None:
+    def __init__(self, id: UUID, command_id: str, command_type: str, outcome: dict[str, Any], meta: dict[str, Any]) -> None:
         self.command_id = command_id
         self.command_type = command_type
         self.outcome = outcome

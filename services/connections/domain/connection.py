@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from uuid import UUID
+
 from eventsourcing.domain import Aggregate, event
 
 from services.connections.domain.errors import RuleViolated
@@ -41,6 +43,7 @@ class Connection(Aggregate):
     @event("Created", topic="Connection.Created.v1")
     def __init__(
         self,
+        id: UUID,  # noqa: A002 - the library's name for the aggregate id
         tenant_id: str,
         name: str,
         driver: str,
@@ -131,7 +134,7 @@ class Connection(Aggregate):
         self._refuse_if_deleting("checked")
         for job in list(self.jobs.values()):
             if job.kind in (JobKind.CHECK_CREDENTIALS, JobKind.SYNC):
-                self._job_ended(job.job_id, JobState.CANCELLED, None, None, "credentials changed", meta.as_dict())
+                self._job_ended(job.job_id, job.kind, JobState.CANCELLED, None, None, "credentials changed", meta.as_dict())
         self._job_requested(job_id, JobKind.CHECK_CREDENTIALS, 1, meta.as_dict())
         return job_id
 
@@ -154,6 +157,11 @@ class Connection(Aggregate):
         self._job_requested(job_id, JobKind.SYNC, 1, meta.as_dict())
         return job_id, True
 
+    def request_clean_up(self, job_id: str, meta: Meta) -> str:
+        """Ask the driver's worker to clean up at the marketplace (a deletion step)."""
+        self._job_requested(job_id, JobKind.CLEAN_UP, 1, meta.as_dict())
+        return job_id
+
     @event("JobRequested", topic="Connection.JobRequested.v1")
     def _job_requested(self, job_id: str, kind: JobKind, attempt: int, meta: dict[str, Any]) -> None:
         self.jobs[job_id] = Job(job_id, JobKind(kind), attempt=attempt)
@@ -164,22 +172,24 @@ class Connection(Aggregate):
         job = self.jobs.get(job_id)
         if job is None or job.state is JobState.RUNNING:
             return False  # unknown, ended or repeated report: nothing changes
-        self._job_started(job_id, worker, meta.as_dict())
+        self._job_started(job_id, job.kind, worker, meta.as_dict())
         return True
 
     @event("JobStarted", topic="Connection.JobStarted.v1")
-    def _job_started(self, job_id: str, worker: str, meta: dict[str, Any]) -> None:
+    def _job_started(self, job_id: str, kind: JobKind, worker: str, meta: dict[str, Any]) -> None:
         self.jobs[job_id] = self.jobs[job_id].started()
 
     def record_progress(self, job_id: str, done: int, total: int | None, meta: Meta) -> bool:
         job = self.jobs.get(job_id)
         if job is None or (job.done == done and job.total == total and job.state is JobState.RUNNING):
             return False
-        self._job_progressed(job_id, done, total, meta.as_dict())
+        self._job_progressed(job_id, job.kind, done, total, meta.as_dict())
         return True
 
     @event("JobProgressed", topic="Connection.JobProgressed.v1")
-    def _job_progressed(self, job_id: str, done: int, total: int | None, meta: dict[str, Any]) -> None:
+    def _job_progressed(
+        self, job_id: str, kind: JobKind, done: int, total: int | None, meta: dict[str, Any]
+    ) -> None:
         self.jobs[job_id] = self.jobs[job_id].progressed(done, total)
 
     def record_succeeded(self, job_id: str, meta: Meta) -> Job | None:
@@ -187,14 +197,14 @@ class Connection(Aggregate):
         job = self.jobs.get(job_id)
         if job is None:
             return None
-        self._job_ended(job_id, JobState.SUCCEEDED, None, None, None, meta.as_dict())
+        self._job_ended(job_id, job.kind, JobState.SUCCEEDED, None, None, None, meta.as_dict())
         return job
 
     def record_failed(self, job_id: str, error_type: str, retryable: bool, message: str, meta: Meta) -> Job | None:
         job = self.jobs.get(job_id)
         if job is None:
             return None
-        self._job_ended(job_id, JobState.FAILED, error_type, retryable, message, meta.as_dict())
+        self._job_ended(job_id, job.kind, JobState.FAILED, error_type, retryable, message, meta.as_dict())
         return job
 
     def time_out(self, job_id: str, meta: Meta) -> Job | None:
@@ -202,14 +212,16 @@ class Connection(Aggregate):
         job = self.jobs.get(job_id)
         if job is None:
             return None
-        self._job_ended(job_id, JobState.TIMED_OUT, "timed_out", True, meta.reason or "no report in time",
-                        meta.as_dict())
+        self._job_ended(
+            job_id, job.kind, JobState.TIMED_OUT, "timed_out", True, meta.reason or "no report in time", meta.as_dict()
+        )
         return job
 
     @event("JobEnded", topic="Connection.JobEnded.v1")
     def _job_ended(
         self,
         job_id: str,
+        kind: JobKind,
         state: JobState,
         error_type: str | None,
         retryable: bool | None,
@@ -238,7 +250,7 @@ class Connection(Aggregate):
         if self.status is Status.INACTIVE:
             return False
         for job in list(self.jobs.values()):
-            self._job_ended(job.job_id, JobState.CANCELLED, None, None, "connection disabled", meta.as_dict())
+            self._job_ended(job.job_id, job.kind, JobState.CANCELLED, None, None, "connection disabled", meta.as_dict())
         self._disabled(meta.as_dict())
         return True
 

@@ -49,7 +49,7 @@ class DataModelMirror(Aggregate):
         return uuid5(_MIRROR_NAMESPACE, str(connection_id))
 
     @event("Created", topic="DataModelMirror.Created.v1")
-    def __init__(self, connection_id: str, tenant_id: str) -> None:
+    def __init__(self, id: UUID, connection_id: str, tenant_id: str) -> None:
         self.connection_id = connection_id
         self.tenant_id = tenant_id
         self.attributes: dict[str, dict[str, Any]] = {}
@@ -63,13 +63,19 @@ class DataModelMirror(Aggregate):
         s_added, s_changed, s_removed = _diff(self.attribute_sets, new_sets)
         changes = ModelChanges(a_added, a_changed, a_removed, s_added, s_changed, s_removed)
         if not changes.is_empty:
-            self._synced(job_id, a_added, a_changed, a_removed, s_added, s_changed, s_removed, meta)
+            self._synced(
+                self.connection_id, job_id, len(new_attrs), len(new_sets),
+                a_added, a_changed, a_removed, s_added, s_changed, s_removed, meta,
+            )
         return changes
 
     @event("Synced", topic="DataModelMirror.Synced.v1")
     def _synced(
         self,
+        connection_id: str,
         job_id: str,
+        attributes_total: int,
+        sets_total: int,
         added_attributes: list[dict[str, Any]],
         changed_attributes: list[dict[str, Any]],
         removed_attributes: list[str],
@@ -95,6 +101,6 @@ class DataModelMirror(Aggregate):
         return True
 
     @event("Cleared", topic="DataModelMirror.Cleared.v1")
-    def _cleared(self, meta: dict[str, Any]) -> None:
+    def _cleared(self, meta: dict[str, Any]) -> None:  # noqa: ARG002 - meta is recorded on the event
         self.attributes = {}
         self.attribute_sets = {}

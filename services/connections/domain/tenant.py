@@ -20,7 +20,7 @@ class Tenant(Aggregate):
         return uuid5(_TENANT_NAMESPACE, tenant_id)
 
     @event("Created", topic="Tenant.Created.v1")
-    def __init__(self, tenant_id: str, meta: dict[str, Any]) -> None:
+    def __init__(self, id: UUID, tenant_id: str, meta: dict[str, Any]) -> None:
         self.tenant_id = tenant_id
         self.drivers: dict[str, str] = {}  # driver id -> installed version
         self.connections: dict[str, list[str]] = {}  # driver id -> connection ids not yet deleted

@@ -1,0 +1,94 @@
+"""The credential vault: per-connection data keys, wrapped by a rotatable master key, kept outside the events.
+
+Events hold only ``{"ciphertext", "fingerprint"}``-style sealed documents. The data keys live in the
+``connection_keys`` table; shredding a connection deletes its key, so every copy of its sealed credentials
+(events, snapshots, backups) becomes unreadable while the rest of its history stays replayable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from typing import Any
+from uuid import UUID
+
+from services.connections.domain.errors import ConnectionsError
+from shared.sealing import open_sealed, seal, unwrap_key, wrap_key
+from shared.sql import Database
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS connection_keys ("
+    " connection_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, wrapped TEXT NOT NULL)"
+)
+
+
+class SecretsErased(ConnectionsError):
+    reason_code = "secrets_erased"
+
+
+class SqlVault:
+    """A :class:`~services.connections.ports.CredentialVault` on the project's SQL seam."""
+
+    def __init__(self, db: Database, master_keys: dict[str, bytes], current_key_id: str) -> None:
+        self._db = db
+        self._masters = master_keys
+        self._current = current_key_id
+        with db.transaction() as tx:
+            tx.execute(_SCHEMA)
+
+    def seal(self, connection_id: UUID, plaintext: dict[str, Any]) -> dict[str, Any]:
+        key = self._data_key(connection_id, create=True)
+        return {"v": 1, "ciphertext": seal(key, plaintext, str(connection_id))}
+
+    def open(self, connection_id: UUID, sealed: dict[str, Any]) -> dict[str, Any]:
+        if not sealed:
+            return {}
+        return open_sealed(self._data_key(connection_id, create=False), sealed["ciphertext"], str(connection_id))
+
+    def fingerprint(self, connection_id: UUID, plaintext: dict[str, Any]) -> str:
+        key = self._data_key(connection_id, create=True)
+        canonical = json.dumps(plaintext, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(key, canonical, hashlib.sha256).hexdigest()[:16]
+
+    def shred(self, connection_id: UUID) -> None:
+        with self._db.transaction() as tx:
+            tx.execute("DELETE FROM connection_keys WHERE connection_id = ?", (str(connection_id),))
+
+    def rotate(self, new_key_id: str) -> int:
+        """Rewrap every data key with master key ``new_key_id``; events are untouched. Returns keys rewrapped."""
+        with self._db.transaction() as tx:
+            tx.execute("SELECT connection_id, key_id, wrapped FROM connection_keys")
+            rows = tx.fetchall()
+            for connection_id, key_id, wrapped in rows:
+                data_key = unwrap_key(self._masters[key_id], base64.b64decode(wrapped), connection_id)
+                rewrapped = base64.b64encode(wrap_key(self._masters[new_key_id], data_key, connection_id)).decode()
+                tx.execute(
+                    "UPDATE connection_keys SET key_id = ?, wrapped = ? WHERE connection_id = ?",
+                    (new_key_id, rewrapped, connection_id),
+                )
+        self._current = new_key_id
+        return len(rows)
+
+    def _data_key(self, connection_id: UUID, *, create: bool) -> bytes:
+        cid = str(connection_id)
+        with self._db.transaction() as tx:
+            tx.execute("SELECT key_id, wrapped FROM connection_keys WHERE connection_id = ?", (cid,))
+            row = tx.fetchone()
+            if row is None:
+                if not create:
+                    raise SecretsErased(f"the credentials of connection {cid} were erased")
+                data_key = os.urandom(32)
+                wrapped = base64.b64encode(wrap_key(self._masters[self._current], data_key, cid)).decode()
+                tx.execute(
+                    "INSERT INTO connection_keys (connection_id, key_id, wrapped) VALUES (?, ?, ?) "
+                    "ON CONFLICT (connection_id) DO NOTHING",
+                    (cid, self._current, wrapped),
+                )
+                tx.execute("SELECT key_id, wrapped FROM connection_keys WHERE connection_id = ?", (cid,))
+                row = tx.fetchone()
+                assert row is not None
+        key_id, wrapped = row
+        return unwrap_key(self._masters[key_id], base64.b64decode(wrapped), cid)

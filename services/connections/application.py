@@ -1,0 +1,387 @@
+"""The connections application: one method per command, each loading aggregates, acting, saving.
+
+Every command runs at most once per command id (see :mod:`domain.command_log`); concurrent commands on one
+connection are serialised by optimistic concurrency and retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from contracts import commands as cmd
+from contracts import reports
+from contracts.results import CommandResult, ItemOutcome, Outcome
+from services.connections.domain.command_log import ProcessedCommand
+from services.connections.domain.connection import Connection, Status
+from services.connections.domain.errors import Conflict, ConnectionsError, NotFound
+from services.connections.domain.jobs import Job, JobKind
+from services.connections.domain.meta import Meta
+from services.connections.domain.mirror import DataModelMirror
+from services.connections.domain.tenant import Tenant
+from services.connections.ports import CredentialVault, DriverCatalog
+
+A = TypeVar("A", bound=Aggregate)
+_CONNECTION_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:connection")
+_RETRIES = 8
+
+Work = Callable[[], tuple[list[Aggregate], CommandResult]]
+
+
+class Connections(Application[UUID]):
+    """Create, edit, synchronize, disable, enable and delete connections; record what workers report."""
+
+    name = "connections"
+
+    def __init__(self, catalog: DriverCatalog, vault: CredentialVault, env: dict[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self.catalog = catalog
+        self.vault = vault
+
+    def execute(self, command: cmd.Message, command_id: UUID, meta: Meta) -> CommandResult:
+        """Run any command: the single entrance both HTTP and the bus use."""
+        handlers: dict[type[cmd.Message], Callable[[Any, UUID, Meta], CommandResult]] = {
+            cmd.CreateConnection: self.create_connection,
+            cmd.EditConnection: self.edit_connection,
+            cmd.RequestSync: self.request_sync,
+            cmd.DisableConnections: self.disable_connections,
+            cmd.EnableConnections: self.enable_connections,
+            cmd.DeleteConnections: self.delete_connections,
+            cmd.InstallDriver: self.install_driver,
+            cmd.UninstallDriver: self.uninstall_driver,
+        }
+        return handlers[type(command)](command, command_id, meta)
+
+    # ----- commands --------------------------------------------------------------------------------------
+
+    def install_driver(self, command: cmd.InstallDriver, command_id: UUID, meta: Meta) -> CommandResult:
+        """Make a driver available to the tenant."""
+
+        def work() -> tuple[list[Aggregate], CommandResult]:
+            version = self.catalog.version(command.driver)
+            tenant = self._tenant(meta.tenant_id, meta)
+            done = tenant.install(command.driver, version, meta.as_dict())
+            return [tenant], _single(command_id, command, Outcome.DONE if done else Outcome.ALREADY, driver=command.driver)
+
+        return self._once(command_id, command, meta, work)
+
+    def uninstall_driver(self, command: cmd.UninstallDriver, command_id: UUID, meta: Meta) -> CommandResult:
+        """Remove a driver; refused while connections of that driver exist."""
+
+        def work() -> tuple[list[Aggregate], CommandResult]:
+            tenant = self._tenant(meta.tenant_id, meta)
+            done = tenant.uninstall(command.driver, meta.as_dict())
+            return [tenant] if done else [], _single(command_id, command, Outcome.DONE if done else Outcome.ALREADY, driver=command.driver)
+
+        return self._once(command_id, command, meta, work)
+
+    def create_connection(self, command: cmd.CreateConnection, command_id: UUID, meta: Meta) -> CommandResult:
+        """Store the connection Active and start "Checking credentials..."."""
+
+        def work() -> tuple[list[Aggregate], CommandResult]:
+            tenant = self._tenant(meta.tenant_id, meta)
+            tenant.require_installed(command.driver)
+            connection_id = command.connection_id or uuid5(_CONNECTION_NAMESPACE, f"{meta.tenant_id}/{command_id}")
+            if self._find(Connection, connection_id) is not None:
+                raise ConnectionsError(f"connection {connection_id} already exists", "connection_exists")
+            plaintext = self.catalog.validate_credentials(command.driver, command.credentials)
+            settings = self.catalog.validate_settings(command.driver, command.settings)
+            connection = Connection(
+                id=connection_id,
+                tenant_id=meta.tenant_id,
+                name=command.name,
+                driver=command.driver,
+                credentials=self.vault.seal(connection_id, plaintext),
+                credentials_fingerprint=self.vault.fingerprint(connection_id, plaintext),
+                settings=settings,
+                meta=meta.as_dict(),
+            )
+            tenant.add_connection(command.driver, connection_id, meta.as_dict())
+            job_id = connection.request_credential_check(_new_job_id(), meta)
+            item = ItemOutcome(connection_id=connection_id, outcome=Outcome.DONE, job_id=UUID(job_id))
+            return [connection, tenant], _result(command_id, command, [item])
+
+        return self._once(command_id, command, meta, work)
+
+    def edit_connection(self, command: cmd.EditConnection, command_id: UUID, meta: Meta) -> CommandResult:
+        """Change name, credentials or settings; changed credentials are checked again; then a sync runs."""
+
+        def work() -> tuple[list[Aggregate], CommandResult]:
+            connection = self._connection(command.connection_id, meta)
+            sealed = fingerprint = None
+            if command.credentials is not None:
+                stored = self.vault.open(connection.id, connection.credentials)
+                merged = self.catalog.merge_credentials(connection.driver, stored, command.credentials)
+                plaintext = self.catalog.validate_credentials(connection.driver, merged)
+                fingerprint = self.vault.fingerprint(connection.id, plaintext)
+                if fingerprint != connection.credentials_fingerprint:
+                    sealed = self.vault.seal(connection.id, plaintext)
+                else:
+                    fingerprint = None
+            settings = None
+            if command.settings is not None:
+                settings = self.catalog.validate_settings(connection.driver, command.settings)
+            changed = connection.edit(
+                name=command.name, driver=command.driver, credentials=sealed,
+                credentials_fingerprint=fingerprint, settings=settings, meta=meta,
+            )
+            if not changed:
+                return [], _result(command_id, command, [_item(connection.id, Outcome.ALREADY)])
+            job_id = self._after_edit(connection, changed, meta)
+            return [connection], _result(command_id, command, [_item(connection.id, Outcome.DONE, job_id)])
+
+        return self._once(command_id, command, meta, work)
+
+    def request_sync(self, command: cmd.RequestSync, command_id: UUID, meta: Meta) -> CommandResult:
+        """Synchronize each connection; a sync already requested or running is named, not duplicated."""
+
+        def act(connection: Connection) -> ItemOutcome:
+            job_id, created = connection.request_sync(_new_job_id(), meta)
+            return _item(connection.id, Outcome.DONE if created else Outcome.ALREADY, job_id)
+
+        return self._for_each(command_id, command, command.connection_ids, meta, act)
+
+    def disable_connections(self, command: cmd.DisableConnections, command_id: UUID, meta: Meta) -> CommandResult:
+        """Deactivate each connection; its pending and running jobs are cancelled."""
+        return self._for_each(
+            command_id, command, command.connection_ids, meta,
+            lambda c: _item(c.id, Outcome.DONE if c.disable(meta) else Outcome.ALREADY),
+        )
+
+    def enable_connections(self, command: cmd.EnableConnections, command_id: UUID, meta: Meta) -> CommandResult:
+        """Activate each connection again."""
+        return self._for_each(
+            command_id, command, command.connection_ids, meta,
+            lambda c: _item(c.id, Outcome.DONE if c.enable(meta) else Outcome.ALREADY),
+        )
+
+    def delete_connections(self, command: cmd.DeleteConnections, command_id: UUID, meta: Meta) -> CommandResult:
+        """Start (or resume) the deletion of each inactive connection."""
+        extra: list[Aggregate] = []
+
+        def act(connection: Connection) -> ItemOutcome:
+            started = connection.start_deletion(meta)
+            extra.extend(self._advance_deletion(connection, meta))
+            return _item(connection.id, Outcome.DONE if started else Outcome.ALREADY)
+
+        return self._for_each(command_id, command, command.connection_ids, meta, act, extra)
+
+    # ----- reports from driver workers ---------------------------------------------------------------------
+
+    def record_report(self, report: reports.JobReport, meta: Meta) -> bool:
+        """Apply one worker report. Repeated, late and unknown reports change nothing (returns False)."""
+        for _ in range(_RETRIES):
+            connection = self._find(Connection, report.connection_id)
+            if connection is None:
+                return False
+            meta = Meta(connection.tenant_id, meta.actor, meta.correlation_id, meta.causation_id, meta.reason)
+            changed = self._apply_report(connection, report, meta)
+            if not changed:
+                return False
+            try:
+                self.save(*changed)
+            except IntegrityError:
+                continue
+            self._after_save(changed)
+            return True
+        raise Conflict(f"connection {report.connection_id} kept changing; report {report.job_id} not applied")
+
+    def time_out_job(self, connection_id: UUID, job_id: UUID, meta: Meta) -> bool:
+        """The watchdog's verdict on a job that stopped reporting."""
+        return self.record_report(
+            reports.JobFailed(job_id=job_id, connection_id=connection_id, error_type="timed_out", retryable=True,
+                              message=meta.reason or "no report in time"),
+            meta,
+        )
+
+    def _apply_report(self, connection: Connection, report: reports.JobReport, meta: Meta) -> list[Aggregate]:
+        job_id = str(report.job_id)
+        if isinstance(report, reports.JobStarted):
+            return [connection] if connection.record_started(job_id, report.worker, meta) else []
+        if isinstance(report, reports.JobProgressed):
+            return [connection] if connection.record_progress(job_id, report.done, report.total, meta) else []
+        if isinstance(report, reports.JobFailed):
+            if report.error_type == "timed_out":
+                job = connection.time_out(job_id, meta.because(report.message))
+            else:
+                job = connection.record_failed(job_id, report.error_type, report.retryable, report.message, meta)
+            return [connection] if job is not None else []
+        if isinstance(report, reports.JobSucceeded):
+            job = connection.record_succeeded(job_id, meta)
+            if job is None:
+                return []
+            return [connection, *self._after_success(connection, job, report, meta)]
+        return []
+
+    def _after_success(
+        self, connection: Connection, job: Job, report: reports.JobSucceeded, meta: Meta
+    ) -> list[Aggregate]:
+        if job.kind is JobKind.CHECK_CREDENTIALS and connection.status is Status.ACTIVE:
+            connection.request_sync(_new_job_id(), meta.because("credentials verified: initial sync"))
+        elif job.kind is JobKind.SYNC and report.data_model is not None:
+            mirror = self._mirror(connection)
+            model = report.data_model.model_dump(mode="json")
+            mirror.record_sync(job.job_id, model["attributes"], model["attribute_sets"], meta.as_dict())
+            return [mirror]
+        elif job.kind is JobKind.CLEAN_UP:
+            connection.complete_deletion_step("clean_up_marketplace", meta)
+            return self._advance_deletion(connection, meta)
+        return []
+
+    # ----- deletion ----------------------------------------------------------------------------------------
+
+    def _advance_deletion(self, connection: Connection, meta: Meta) -> list[Aggregate]:
+        """Run the deletion steps that need no worker; stop at the clean-up job, which reports back."""
+        touched: list[Aggregate] = []
+        while (step := connection.next_deletion_step) is not None:
+            if step == "cancel_jobs":
+                connection.complete_deletion_step(step, meta)
+            elif step == "clean_up_marketplace":
+                if self.catalog.needs_cleanup(connection.driver) and connection.established:
+                    if connection.running_job(JobKind.CLEAN_UP) is None:
+                        connection.request_clean_up(_new_job_id(), meta)
+                    return touched
+                connection.complete_deletion_step(step, meta)
+            elif step == "remove_data_model":
+                mirror = self._find(DataModelMirror, DataModelMirror.id_for(connection.id))
+                if mirror is not None and mirror.clear(meta.as_dict()):
+                    touched.append(mirror)
+                tenant = self._tenant(connection.tenant_id, meta)
+                tenant.remove_connection(connection.driver, connection.id, meta.as_dict())
+                touched.append(tenant)
+                connection.complete_deletion_step(step, meta)
+        return touched
+
+    # ----- helpers -----------------------------------------------------------------------------------------
+
+    def _after_edit(self, connection: Connection, changed: list[str], meta: Meta) -> str | None:
+        if "credentials" in changed:
+            return connection.request_credential_check(_new_job_id(), meta.because("credentials changed"))
+        if connection.status is Status.ACTIVE and connection.established:
+            job_id, _ = connection.request_sync(_new_job_id(), meta.because("connection edited"))
+            return job_id
+        return None
+
+    def _after_save(self, aggregates: Iterable[Aggregate]) -> None:
+        for aggregate in aggregates:
+            if isinstance(aggregate, Connection) and aggregate.is_deleted:
+                self.vault.shred(aggregate.id)
+
+    def _for_each(
+        self,
+        command_id: UUID,
+        command: cmd.Message,
+        connection_ids: list[UUID],
+        meta: Meta,
+        act: Callable[[Connection], ItemOutcome],
+        extra: list[Aggregate] | None = None,
+    ) -> CommandResult:
+        def work() -> tuple[list[Aggregate], CommandResult]:
+            if extra is not None:
+                extra.clear()
+            touched: list[Aggregate] = []
+            items: list[ItemOutcome] = []
+            for connection_id in dict.fromkeys(connection_ids):
+                try:
+                    connection = self._connection(connection_id, meta)
+                    items.append(act(connection))
+                    touched.append(connection)
+                except ConnectionsError as refusal:
+                    items.append(_refused(connection_id, refusal))
+            return [*touched, *(extra or [])], _result(command_id, command, items)
+
+        return self._once(command_id, command, meta, work)
+
+    def _once(self, command_id: UUID, command: cmd.Message, meta: Meta, work: Work) -> CommandResult:
+        record_id = ProcessedCommand.id_for(meta.tenant_id, command_id)
+        for _ in range(_RETRIES):
+            previous = self._find(ProcessedCommand, record_id)
+            if previous is not None:
+                return CommandResult.model_validate(previous.outcome)
+            try:
+                aggregates, result = work()
+            except ConnectionsError as refusal:
+                return _rejected(command_id, command, refusal)
+            changed = [a for a in aggregates if a.pending_events]
+            if not result.accepted or not changed:
+                return result
+            record = ProcessedCommand(
+                id=record_id, command_id=str(command_id), command_type=command.message_type,
+                outcome=result.model_dump(mode="json"), meta=meta.as_dict(),
+            )
+            try:
+                recordings = self.save(*changed, record)
+            except IntegrityError:
+                continue  # another command changed one of these aggregates first (or this one ran): go again
+            self._after_save(changed)
+            return result.model_copy(update={"position": recordings[-1].notification.id})
+        return _rejected(command_id, command, Conflict("too many concurrent changes; retry the command"))
+
+    def _connection(self, connection_id: UUID, meta: Meta) -> Connection:
+        connection = self._find(Connection, connection_id)
+        if connection is None or connection.tenant_id != meta.tenant_id or connection.is_deleted:
+            raise NotFound(f"connection {connection_id} not found")
+        return connection
+
+    def _tenant(self, tenant_id: str, meta: Meta) -> Tenant:
+        """The tenant; a new one (saved only with its first change) when it has no history yet."""
+        tenant = self._find(Tenant, Tenant.id_for(tenant_id))
+        if tenant is None:
+            tenant = Tenant(id=Tenant.id_for(tenant_id), tenant_id=tenant_id, meta=meta.as_dict())
+        return tenant
+
+    def _mirror(self, connection: Connection) -> DataModelMirror:
+        mirror = self._find(DataModelMirror, DataModelMirror.id_for(connection.id))
+        if mirror is None:
+            mirror = DataModelMirror(
+                id=DataModelMirror.id_for(connection.id), connection_id=str(connection.id),
+                tenant_id=connection.tenant_id,
+            )
+        return mirror
+
+    def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+
+def _new_job_id() -> str:
+    return str(uuid4())
+
+
+def _item(connection_id: UUID, outcome: Outcome, job_id: str | None = None) -> ItemOutcome:
+    return ItemOutcome(connection_id=connection_id, outcome=outcome, job_id=UUID(job_id) if job_id else None)
+
+
+def _refused(connection_id: UUID, refusal: ConnectionsError) -> ItemOutcome:
+    outcome = Outcome.NOT_FOUND if isinstance(refusal, NotFound) else Outcome.REFUSED
+    return ItemOutcome(connection_id=connection_id, outcome=outcome, reason_code=refusal.reason_code,
+                       message=refusal.message)
+
+
+def _result(command_id: UUID, command: cmd.Message, items: list[ItemOutcome]) -> CommandResult:
+    accepted = any(i.outcome in (Outcome.DONE, Outcome.ALREADY) for i in items)
+    first_refusal = next((i for i in items if i.outcome not in (Outcome.DONE, Outcome.ALREADY)), None)
+    return CommandResult(
+        command_id=command_id, command_type=command.message_type, accepted=accepted, items=items,
+        reason_code=None if accepted or first_refusal is None else first_refusal.reason_code,
+        message=None if accepted or first_refusal is None else first_refusal.message,
+    )
+
+
+def _single(command_id: UUID, command: cmd.Message, outcome: Outcome, *, driver: str) -> CommandResult:
+    return _result(command_id, command, [ItemOutcome(driver=driver, outcome=outcome)])
+
+
+def _rejected(command_id: UUID, command: cmd.Message, refusal: ConnectionsError) -> CommandResult:
+    return CommandResult(
+        command_id=command_id, command_type=command.message_type, accepted=False,
+        reason_code=refusal.reason_code, message=refusal.message,
+    )

@@ -1,0 +1,59 @@
+"""Bus entrance of the connections service: commands in, results out; worker reports in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from contracts import topics
+from contracts.commands import ALL_COMMANDS
+from contracts.envelope import Envelope, Message
+from contracts.registry import encode
+from contracts.reports import ALL_REPORTS, JobReport
+from contracts.results import CommandResult
+from services.connections.application import Connections
+from services.connections.domain.meta import Meta
+from shared.bus import Outgoing, publish
+from shared.consuming import MessageGate
+
+
+def result_message(envelope: Envelope, result: CommandResult) -> Outgoing:
+    """The command's result, keyed by command id, correlated with the command."""
+    return Outgoing(
+        topics.COMMAND_RESULTS,
+        str(envelope.message_id),
+        encode(
+            {"tenant_id": envelope.tenant_id, "correlation_id": envelope.correlation_id,
+             "causation_id": str(envelope.message_id), "actor": "connections"},
+            result,
+        ),
+    )
+
+
+def register(broker: KafkaBroker, app: Connections) -> None:
+    """Subscribe the service's handlers on ``broker``."""
+    commands = MessageGate(broker, topics.COMMANDS, ALL_COMMANDS)
+    report_gate = MessageGate(broker, topics.REPORTS, ALL_REPORTS)
+
+    async def run_command(envelope: Envelope, command: Message) -> None:
+        meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
+        result = await asyncio.to_thread(app.execute, command, envelope.message_id, meta)
+        await publish(broker, result_message(envelope, result))
+
+    async def record_report(envelope: Envelope, report: Message) -> None:
+        assert isinstance(report, JobReport)
+        meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
+        await asyncio.to_thread(app.record_report, report, meta)
+
+    @broker.subscriber(topics.COMMANDS, group_id="connections-commands", auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def on_command(message: KafkaMessage) -> None:
+        await commands.handle(message, run_command)
+
+    @broker.subscriber(topics.REPORTS, group_id="connections-reports", auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR)
+    async def on_report(message: KafkaMessage) -> None:
+        await report_gate.handle(message, record_report)

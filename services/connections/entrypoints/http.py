@@ -1,0 +1,109 @@
+"""HTTP entrance of the connections service: each endpoint turns the request into a command, nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Body, FastAPI, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from contracts import commands as cmd
+from contracts.drivers import CATALOG
+from contracts.results import CommandResult
+from services.connections.application import Connections
+from services.connections.domain.meta import Meta
+from shared.auth import Principal, Role, StaticTokens
+from shared.http import install_error_handlers, principal_dependency
+
+_STATUS_BY_REASON = {
+    "not_found": 404, "driver_not_installed": 404,
+    "invalid_input": 422, "invalid_credentials": 422, "invalid_settings": 422, "unknown_driver": 422,
+    "conflict": 409,
+}
+
+
+class ConnectionIds(BaseModel):
+    connection_ids: list[UUID] = Field(min_length=1, max_length=500)
+
+
+def _answer(result: CommandResult) -> JSONResponse:
+    status = 200 if result.accepted else _STATUS_BY_REASON.get(result.reason_code or "", 409)
+    if not result.accepted and result.items and all(i.outcome == "not_found" for i in result.items):
+        status = 404
+    return JSONResponse(status_code=status, content=result.model_dump(mode="json"))
+
+
+def create_app(app: Connections, tokens: StaticTokens) -> FastAPI:
+    """The write-side HTTP API."""
+    api = FastAPI(title="Omni-Channel Connections: commands", version="1")
+    install_error_handlers(api)
+    requires = principal_dependency(tokens)
+    router = APIRouter(prefix="/v1")
+    IdempotencyKey = Annotated[UUID | None, Header(alias="Idempotency-Key")]
+
+    async def run(command: cmd.Message, principal: Principal, key: UUID | None, correlation: str | None) -> JSONResponse:
+        command_id = key or uuid4()
+        meta = Meta(principal.tenant_id, principal.actor, correlation or str(command_id), str(command_id))
+        result = await asyncio.to_thread(app.execute, command, command_id, meta)
+        return _answer(result)
+
+    @router.get("/drivers/catalog")
+    async def catalog(_: Annotated[Principal, requires(Role.VIEWER)]) -> list[dict[str, Any]]:
+        """Every driver the platform offers, with the JSON Schema of its credentials and settings forms."""
+        return [
+            {"id": s.id, "name": s.name, "version": s.version,
+             "credentials_schema": s.credentials_model.model_json_schema(),
+             "settings_schema": s.settings_model.model_json_schema()}
+            for s in CATALOG.values()
+        ]
+
+    @router.post("/drivers/{driver}/install")
+    async def install(driver: str, principal: Annotated[Principal, requires(Role.ADMIN)],
+                      key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+        return await run(cmd.InstallDriver(driver=driver), principal, key, x_correlation_id)
+
+    @router.post("/drivers/{driver}/uninstall")
+    async def uninstall(driver: str, principal: Annotated[Principal, requires(Role.ADMIN)],
+                        key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+        return await run(cmd.UninstallDriver(driver=driver), principal, key, x_correlation_id)
+
+    @router.post("/connections")
+    async def create(body: cmd.CreateConnection, principal: Annotated[Principal, requires(Role.ADMIN)],
+                     key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+        return await run(body, principal, key, x_correlation_id)
+
+    @router.patch("/connections/{connection_id}")
+    async def edit(connection_id: UUID, principal: Annotated[Principal, requires(Role.ADMIN)],
+                   body: Annotated[dict[str, Any], Body()], key: IdempotencyKey = None,
+                   x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+        command = cmd.EditConnection.model_validate({**body, "connection_id": connection_id})
+        return await run(command, principal, key, x_correlation_id)
+
+    for verb, command_type, role in (
+        ("sync", cmd.RequestSync, Role.OPERATOR),
+        ("disable", cmd.DisableConnections, Role.OPERATOR),
+        ("enable", cmd.EnableConnections, Role.OPERATOR),
+        ("delete", cmd.DeleteConnections, Role.ADMIN),
+    ):
+        router.add_api_route(f"/connections/{verb}", _bulk(run, command_type, requires(role)), methods=["POST"],
+                             name=verb, summary=command_type.__doc__)
+
+    api.include_router(router)
+
+    @api.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return api
+
+
+def _bulk(run: Any, command_type: type[cmd.Message], principal_dep: Any) -> Any:
+    async def endpoint(body: ConnectionIds, principal: Annotated[Principal, principal_dep],
+                       key: Annotated[UUID | None, Header(alias="Idempotency-Key")] = None,
+                       x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+        return await run(command_type(connection_ids=body.connection_ids), principal, key, x_correlation_id)
+
+    return endpoint

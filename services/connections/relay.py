@@ -1,0 +1,80 @@
+"""The relay (outbox): publishes every stored event's public messages to Kafka, in order, at least once.
+
+It follows the notification log from its tracked position, publishes a batch, waits for the broker's
+acknowledgements, and only then advances the position. A crash between the two re-sends the batch; the
+message ids are stable, so consumers drop the duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+from faststream.kafka import KafkaBroker
+
+from contracts.jobs import DriverJob
+from services.connections.application import Connections
+from services.connections.domain.connection import Connection
+from services.connections.translation import outgoing
+from shared.bus import Outgoing, publish_all
+from shared.follower import NotificationFollower
+from shared.logging import get_logger
+from shared.positions import read_position, write_position
+from shared.sealing import seal
+from shared.sql import Database
+
+log = get_logger(__name__)
+POSITION_NAME = "relay"
+
+
+class Relay:
+    def __init__(
+        self, app: Connections, positions: Database, broker: KafkaBroker, worker_key: bytes,
+        follower: NotificationFollower,
+    ) -> None:
+        self.app = app
+        self.positions = positions
+        self.broker = broker
+        self.worker_key = worker_key
+        self.follower = follower
+
+    def position(self) -> int:
+        with self.positions.transaction() as tx:
+            return read_position(tx, POSITION_NAME)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        start = self.position()
+        log.info("relay_started", position=start)
+        async for batch in self.follower.follow(start, stop):
+            messages = await asyncio.to_thread(self._translate, batch)
+            await publish_all(self.broker, messages)
+            await asyncio.to_thread(self._advance, batch[-1].id)
+            log.debug("relayed", up_to=batch[-1].id, messages=len(messages))
+
+    def _translate(self, batch: list[Notification] | Any) -> list[Outgoing]:
+        messages: list[Outgoing] = []
+        for notification in batch:
+            event = self.app.mapper.to_domain_event(notification)
+            messages.extend(outgoing(notification.topic, event, notification.id, self._build_job))
+        return messages
+
+    def _advance(self, position: int) -> None:
+        with self.positions.transaction() as tx:
+            write_position(tx, POSITION_NAME, position)
+
+    def _build_job(self, event: Any, position: int) -> DriverJob:
+        """The job as the connection stood when it was requested; credentials re-sealed for the worker."""
+        connection = self.app.repository.get(event.originator_id, version=event.originator_version)
+        assert isinstance(connection, Connection)
+        sealed: str | None = None
+        try:
+            plaintext = self.app.vault.open(connection.id, connection.credentials)
+            sealed = seal(self.worker_key, plaintext, event.job_id)
+        except Exception as exc:  # noqa: BLE001 - erased secrets: the job goes out without, the worker fails it
+            log.warning("job_without_credentials", job_id=event.job_id, reason=type(exc).__name__)
+        return DriverJob(
+            job_id=UUID(event.job_id), connection_id=connection.id, driver=connection.driver, kind=event.kind,
+            attempt=event.attempt, sealed_credentials=sealed, settings=connection.settings,
+        )

@@ -1,0 +1,118 @@
+"""Domain events -> public messages. The only place that decides what the platform sees of the store.
+
+Integration events go to ``connections.events.v1``; requested jobs also become a :class:`DriverJob` on the
+driver's job topic. Message ids are derived from the store position, so a republished event keeps its id
+and consumers can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from contracts import events as ev
+from contracts import topics
+from contracts.envelope import Message
+from contracts.jobs import DriverJob, JobKind
+from contracts.registry import encode
+from services.connections.domain.connection import DELETION_STEPS
+from shared.bus import Outgoing
+
+_MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:message")
+
+JobBuilder = Callable[[Any, int], DriverJob]
+"""Builds the job for a ``JobRequested`` domain event (needs the connection's state at that version)."""
+
+
+def _status_change(topic: str, event: Any) -> tuple[ev.ConnectionStatus, int | None] | None:
+    match topic:
+        case "Connection.Disabled.v1":
+            return ev.ConnectionStatus.INACTIVE, None
+        case "Connection.Enabled.v1":
+            return ev.ConnectionStatus.ACTIVE, None
+        case "Connection.DeletionStarted.v1":
+            return ev.ConnectionStatus.DELETING, 0
+        case "Connection.DeletionStepCompleted.v1":
+            return ev.ConnectionStatus.DELETING, int(event.number)
+        case "Connection.Deleted.v1":
+            return ev.ConnectionStatus.DELETED, None
+    return None
+
+
+def public_payloads(topic: str, event: Any, position: int) -> list[Message]:
+    """The integration events a stored domain event becomes (often one, sometimes none)."""
+    common: dict[str, Any] = {"position": position}
+    if topic.startswith("Connection."):
+        common |= {"connection_id": event.originator_id, "version": event.originator_version}
+    match topic:
+        case "Connection.Created.v1":
+            return [ev.ConnectionCreated(name=event.name, driver=event.driver, **common)]
+        case "Connection.Edited.v1":
+            changed = [f for f in ("name", "credentials", "settings") if getattr(event, f) is not None]
+            return [ev.ConnectionEdited(name=event.name, changed=changed, **common)]
+        case "Connection.JobRequested.v1":
+            return [ev.JobStateChanged(job_id=event.job_id, kind=event.kind, state=ev.JobState.REQUESTED,
+                                       attempt=event.attempt, **common)]
+        case "Connection.JobStarted.v1":
+            return [ev.JobStateChanged(job_id=event.job_id, kind=event.kind, state=ev.JobState.RUNNING, **common)]
+        case "Connection.JobProgressed.v1":
+            return [ev.JobStateChanged(job_id=event.job_id, kind=event.kind, state=ev.JobState.RUNNING,
+                                       done=event.done, total=event.total, **common)]
+        case "Connection.JobEnded.v1":
+            out: list[Message] = [ev.JobStateChanged(
+                job_id=event.job_id, kind=event.kind, state=event.state, error_type=event.error_type,
+                retryable=event.retryable, message=event.message, **common,
+            )]
+            if event.kind == JobKind.CHECK_CREDENTIALS and event.state != ev.JobState.CANCELLED:
+                verified = event.state == ev.JobState.SUCCEEDED
+                out.append(ev.CredentialsChecked(verified=verified, reason=None if verified else event.message,
+                                                 **common))
+            return out
+        case "DataModelMirror.Synced.v1":
+            return [ev.DataModelChanged(
+                connection_id=event.connection_id, version=event.originator_version, position=position,
+                job_id=event.job_id, attributes=event.attributes_total, attribute_sets=event.sets_total,
+                added=len(event.added_attributes) + len(event.added_sets),
+                changed=len(event.changed_attributes) + len(event.changed_sets),
+                removed=len(event.removed_attributes) + len(event.removed_sets),
+            )]
+        case "Tenant.DriverInstalled.v1" | "Tenant.DriverUninstalled.v1":
+            return [ev.DriverInstallationChanged(driver=event.driver, installed=topic.endswith("Installed.v1"),
+                                                 at=event.timestamp)]
+    status = _status_change(topic, event)
+    if status is not None:
+        state, step = status
+        return [ev.ConnectionStatusChanged(status=state, deletion_step=step,
+                                           deletion_steps=len(DELETION_STEPS) if step is not None else None,
+                                           **common)]
+    return []
+
+
+def outgoing(topic: str, event: Any, position: int, build_job: JobBuilder) -> list[Outgoing]:
+    """Everything the relay publishes for one stored event, in order."""
+    meta = getattr(event, "meta", None) or {}
+    tenant_id = meta.get("tenant_id") or getattr(event, "tenant_id", "unknown")
+    key = str(event.originator_id) if topic.startswith("Connection.") else tenant_id
+    if topic.startswith("DataModelMirror."):
+        key = str(event.connection_id)
+    envelope_fields = {
+        "tenant_id": tenant_id,
+        "correlation_id": meta.get("correlation_id") or str(event.originator_id),
+        "causation_id": meta.get("causation_id"),
+        "actor": meta.get("actor") or "system",
+        "occurred_at": event.timestamp,
+    }
+    messages: list[Outgoing] = []
+    for index, payload in enumerate(public_payloads(topic, event, position)):
+        envelope = encode({**envelope_fields, "message_id": _message_id(position, index)}, payload)
+        messages.append(Outgoing(topics.EVENTS, key, envelope))
+    if topic == "Connection.JobRequested.v1":
+        job = build_job(event, position)
+        envelope = encode({**envelope_fields, "message_id": _message_id(position, 99)}, job)
+        messages.append(Outgoing(topics.driver_jobs(job.driver), key, envelope))
+    return messages
+
+
+def _message_id(position: int, index: int) -> UUID:
+    return uuid5(_MESSAGE_NAMESPACE, f"{position}/{index}")

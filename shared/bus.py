@@ -1,0 +1,90 @@
+"""Bus wiring shared by every process: the Kafka broker, message headers, dead letters.
+
+Every message is an :class:`~contracts.envelope.Envelope` as JSON. Headers repeat the envelope's ids so
+tools and tracing can read them without decoding the payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from contracts.envelope import Envelope
+from contracts.topics import dead_letters
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    topic: str
+    key: str
+    envelope: Envelope
+
+
+def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
+    """A broker whose producer keeps order per key and survives retries without duplicates."""
+    return KafkaBroker(
+        bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        compression_type="gzip",
+        max_request_size=1024 * 1024,
+        logger=None,
+    )
+
+
+def headers_of(envelope: Envelope) -> dict[str, str]:
+    headers = {
+        "message_id": str(envelope.message_id),
+        "type": envelope.type,
+        "schema_version": str(envelope.schema_version),
+        "tenant_id": envelope.tenant_id,
+        "correlation_id": envelope.correlation_id,
+    }
+    if envelope.causation_id:
+        headers["causation_id"] = envelope.causation_id
+    return headers
+
+
+async def publish(broker: KafkaBroker, message: Outgoing) -> None:
+    await broker.publish(
+        message.envelope.model_dump_json().encode(),
+        message.topic,
+        key=message.key.encode(),
+        headers=headers_of(message.envelope),
+        correlation_id=message.envelope.correlation_id,
+    )
+
+
+async def publish_all(broker: KafkaBroker, messages: Sequence[Outgoing]) -> None:
+    """Send all, in order per key, and return only when the broker acknowledged every one."""
+    futures = [
+        await broker.publish(
+            m.envelope.model_dump_json().encode(),
+            m.topic,
+            key=m.key.encode(),
+            headers=headers_of(m.envelope),
+            correlation_id=m.envelope.correlation_id,
+            no_confirm=True,
+        )
+        for m in messages
+    ]
+    await asyncio.gather(*futures)
+
+
+async def dead_letter(
+    broker: KafkaBroker, topic: str, raw: bytes, key: bytes | None, headers: dict[str, Any],
+    reason_code: str, reason: str,
+) -> None:
+    """Park a message the consumer cannot handle, with the reason, and let the consumer go on."""
+    out_headers = {k: (v if isinstance(v, str) else str(v)) for k, v in headers.items()}
+    out_headers.update({"dlq_reason_code": reason_code, "dlq_reason": reason[:1000], "dlq_source_topic": topic})
+    await broker.publish(raw, dead_letters(topic), key=key, headers=out_headers)
+    log.warning("dead_lettered", topic=topic, reason_code=reason_code, reason=reason[:300])

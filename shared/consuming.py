@@ -1,0 +1,65 @@
+"""The one way every consumer handles a Kafka message: decode, handle, or dead-letter with the reason.
+
+- Undecodable (not JSON, bad envelope, unknown type, invalid payload): dead-lettered at once.
+- Handling raises: the message is redelivered (nack) a few times with backoff, then dead-lettered.
+Either way the consumer goes on with the next message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+
+from contracts.envelope import Envelope, Message
+from contracts.registry import UndecodableMessage, decode
+from shared.bus import dead_letter
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+MAX_ATTEMPTS = 5
+
+Handler = Callable[[Envelope, Message], Awaitable[None]]
+
+
+class MessageGate:
+    """Counts failed attempts per message so a poison message cannot stall its partition forever."""
+
+    def __init__(self, broker: KafkaBroker, topic: str, allowed: tuple[type[Message], ...]) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.allowed = allowed
+        self._failures: dict[tuple[int, int], int] = {}
+
+    async def handle(self, message: KafkaMessage, handler: Handler) -> None:
+        raw = message.raw_message
+        record: Any = raw[0] if isinstance(raw, tuple) else raw
+        body: bytes = message.body if isinstance(message.body, bytes) else bytes(message.body)
+        headers = dict(message.headers or {})
+        try:
+            envelope, payload = decode(body, self.allowed)
+        except UndecodableMessage as bad:
+            await dead_letter(self.broker, self.topic, body, record.key, headers, bad.reason_code, bad.message)
+            return
+        slot = (record.partition, record.offset)
+        with structlog.contextvars.bound_contextvars(
+            correlation_id=envelope.correlation_id, tenant_id=envelope.tenant_id, message_type=envelope.type,
+        ):
+            try:
+                await handler(envelope, payload)
+            except Exception as exc:
+                attempts = self._failures.get(slot, 0) + 1
+                self._failures[slot] = attempts
+                if attempts >= MAX_ATTEMPTS:
+                    self._failures.pop(slot, None)
+                    reason = f"{type(exc).__name__}: {exc}"[:1000]
+                    await dead_letter(self.broker, self.topic, body, record.key, headers, "processing_failed", reason)
+                    return
+                log.warning("handling_failed_will_retry", attempt=attempts, error=type(exc).__name__)
+                await asyncio.sleep(min(0.2 * 2**attempts, 5))
+                raise
+            self._failures.pop(slot, None)

@@ -1,0 +1,58 @@
+"""HTTP pieces every service's API shares: the principal dependency and error answers with reason codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from shared.auth import Forbidden, Principal, Role, StaticTokens, Unauthenticated
+
+
+def error_body(reason_code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"reason_code": reason_code, "message": message, **extra}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every refusal is a JSON body with ``reason_code`` and ``message``; never a stack trace."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for item in exc.errors():
+            where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "(body)"
+            parts.append(f"{where}: {item.get('msg')}")
+        return JSONResponse(status_code=422, content=error_body("invalid_input", "; ".join(parts)))
+
+    @app.exception_handler(ValidationError)
+    async def invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse(status_code=422, content=error_body("invalid_input", "; ".join(parts)))
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(status_code=401, content=error_body("unauthenticated", str(exc)),
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse(status_code=403, content=error_body("forbidden", str(exc), missing_role=exc.role.value))
+
+
+def principal_dependency(tokens: StaticTokens) -> Callable[[Role], Any]:
+    """``Depends(requires(Role.ADMIN))`` gives the caller's principal after checking the role."""
+
+    def requires(role: Role) -> Any:
+        def dependency(authorization: Annotated[str | None, Header()] = None) -> Principal:
+            principal = tokens.authenticate(authorization)
+            if not principal.has(role):
+                raise Forbidden(role)
+            return principal
+
+        return Depends(dependency)
+
+    return requires

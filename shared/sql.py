@@ -1,0 +1,123 @@
+"""A small SQL seam over SQLite (embedded default) and PostgreSQL, for views, keys and positions.
+
+SQL is written once with ``?`` placeholders and portable statements (``INSERT ... ON CONFLICT``);
+the PostgreSQL side translates placeholders. Each ``transaction()`` commits or rolls back as a whole, which
+is what lets a view store its rows and its tracked position atomically.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+import psycopg_pool
+
+Row = tuple[Any, ...]
+
+
+class Transaction(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def fetchone(self) -> Row | None: ...
+    def fetchall(self) -> list[Row]: ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self) -> Any:
+        """A context manager yielding a :class:`Transaction`, committed on exit, rolled back on error."""
+
+    def close(self) -> None: ...
+
+
+class _SqliteTransaction:
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall()
+
+
+class SqliteDatabase:
+    """One connection guarded by a lock; WAL so readers in other processes don't block the writer."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqliteTransaction]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTransaction(cursor)
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PostgresTransaction:
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
+
+    def fetchone(self) -> Row | None:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Row]:
+        return self._cursor.fetchall()
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, url: str, pool_size: int = 5) -> None:
+        self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
+                                                 kwargs={"autocommit": False})
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTransaction]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield _PostgresTransaction(cursor)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def open_database(url: str, pool_size: int = 5) -> SqliteDatabase | PostgresDatabase:
+    """``sqlite:///path/file.sqlite`` or ``postgresql://...``."""
+    if url.startswith("sqlite:///"):
+        return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url, pool_size)
+    raise ValueError(f"unsupported database url {url.split(':', 1)[0]!r}: use sqlite:/// or postgresql://")
