@@ -489,10 +489,11 @@ class LocalPostgres:
                 os.kill(victim, signal.SIGKILL)
         self._wait_gone(victims)
         # The postmaster's parent is PID 1 (pg_ctl exited long ago), so it
-        # stays a zombie until PID 1 reaps it (in some containers: a while). PostgreSQL's
-        # lock-file check uses kill(pid, 0), which succeeds on a zombie, so a
-        # prompt start() would fail with 'lock file "postmaster.pid" already
-        # exists'. Every process is verifiably dead, so the locks are stale.
+        # stays a zombie until PID 1 reaps it (in some containers: seconds).
+        # PostgreSQL's lock-file check uses kill(pid, 0), which succeeds on a
+        # zombie, so a prompt start() would fail with 'lock file
+        # "postmaster.pid" already exists'. Every process is verifiably dead,
+        # so the locks are stale.
         for lock in (
             self._data_dir / "postmaster.pid",
             self._socket_dir / f".s.PGSQL.{self._port}.lock",
@@ -608,7 +609,7 @@ class LocalPostgres:
                 "--encoding=UTF8",
                 # C collation: locale-independent, fast and reproducible sort order.
                 "--locale=C",
-                # Throwaway cluster: skip fsyncing the fresh files (~seconds saved).
+                # Throwaway cluster: no need to fsync the freshly written files.
                 "--no-sync",
             ],
             timeout=self._timeout + 60,
