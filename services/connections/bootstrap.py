@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from shared.bus import make_broker
 from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.positions import create_positions_table
+from shared.runtime import stop_event_on_signals
 from shared.settings import Settings
 from shared.sql import Database, open_database
 
@@ -58,14 +58,6 @@ def build_relay(write: WriteSide, broker: KafkaBroker) -> tuple[Relay, Database]
     follower = NotificationFollower(write.app.recorder, write.settings.poll_interval)  # type: ignore[arg-type]
     relay = Relay(write.app, positions, broker, base64.b64decode(write.settings.worker_key), follower)
     return relay, positions
-
-
-def stop_event_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
 
 
 def run_service(settings: Settings) -> None:

@@ -1,0 +1,80 @@
+"""The driver worker's job runner: one job in, started -> progress... -> succeeded | failed out.
+
+Whatever the driver does, the job ends with exactly one final report; a driver's failure is reported with
+its type, whether a retry may help, and a message for people, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.drivers import CATALOG
+from contracts.jobs import DriverJob, JobKind
+from contracts.reports import JobFailed, JobProgressed, JobStarted, JobSucceeded
+from services.driver_worker.domain.errors import DriverError
+from services.driver_worker.drivers.base import Driver
+from services.driver_worker.ports import Reporter
+from shared.logging import get_logger
+from shared.sealing import SealError, open_sealed
+
+log = get_logger(__name__)
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+class JobRunner:
+    def __init__(self, driver_id: str, driver: Driver[Any, Any], worker_key: bytes, worker_name: str) -> None:
+        self.spec = CATALOG[driver_id]
+        self.driver = driver
+        self.worker_key = worker_key
+        self.worker_name = worker_name
+
+    async def run(self, job: DriverJob, reporter: Reporter) -> None:
+        """Run ``job`` and report on it; returns after the final report was published."""
+        ids = {"job_id": job.job_id, "connection_id": job.connection_id}
+        await reporter.report(JobStarted(worker=self.worker_name, **ids))
+        started = time.monotonic()
+        try:
+            final = await self._do(job, reporter)
+        except DriverError as failure:
+            final = JobFailed(error_type=failure.type, retryable=failure.retryable, message=failure.message, **ids)
+        except SealError:
+            final = JobFailed(error_type="credentials_unavailable", retryable=False,
+                              message="the job's credentials could not be opened (erased or wrong worker key)", **ids)
+        except ValidationError as invalid:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in invalid.errors())
+            final = JobFailed(error_type="invalid_credentials", retryable=False,
+                              message=f"stored credentials or settings are invalid for this driver: {fields}", **ids)
+        except Exception as crash:  # noqa: BLE001 - a driver bug must still end the job with a reason
+            log.exception("driver_crashed", job_id=str(job.job_id))
+            final = JobFailed(error_type="driver_crashed", retryable=True,
+                              message=f"the driver failed unexpectedly ({type(crash).__name__})", **ids)
+        await reporter.report(final)
+        log.info("job_done", job_id=str(job.job_id), kind=job.kind, outcome=final.message_type,
+                 seconds=round(time.monotonic() - started, 3))
+
+    async def _do(self, job: DriverJob, reporter: Reporter) -> JobSucceeded:
+        plaintext = open_sealed(self.worker_key, job.sealed_credentials, str(job.job_id)) \
+            if job.sealed_credentials else {}
+        credentials = self.spec.credentials_model.model_validate(plaintext)
+        settings = self.spec.settings_model.model_validate(job.settings)
+        ids = {"job_id": job.job_id, "connection_id": job.connection_id}
+        if job.kind is JobKind.CHECK_CREDENTIALS:
+            await self.driver.check_credentials(credentials, settings)
+            return JobSucceeded(**ids)
+        if job.kind is JobKind.CLEAN_UP:
+            await self.driver.clean_up(credentials, settings)
+            return JobSucceeded(**ids)
+        last_sent = 0.0
+
+        async def progress(done: int, total: int | None) -> None:
+            nonlocal last_sent
+            now = time.monotonic()
+            if now - last_sent >= PROGRESS_EVERY_SECONDS:
+                last_sent = now
+                await reporter.report(JobProgressed(done=done, total=total, **ids))
+
+        model = await self.driver.fetch_model(credentials, settings, progress)
+        return JobSucceeded(data_model=model, **ids)

@@ -1,0 +1,40 @@
+"""Composition root of a driver worker process: one driver, its HTTP client, its consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+
+import httpx
+
+from services.driver_worker.application import JobRunner
+from services.driver_worker.drivers.base import build_driver
+from services.driver_worker.entrypoints import bus
+from shared.bus import make_broker
+from shared.logging import configure_logging, get_logger
+from shared.runtime import stop_event_on_signals
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+
+def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | None = None) -> None:
+    """Consume ``drivers.<driver_id>.jobs.v1`` until SIGTERM."""
+    configure_logging(settings.log_json)
+
+    async def main() -> None:
+        worker_name = f"{driver_id}@{socket.gethostname()}:{os.getpid()}"
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+            driver = build_driver(driver_id, http, endpoints)
+            runner = JobRunner(driver_id, driver, base64.b64decode(settings.worker_key), worker_name)
+            broker = make_broker(settings.kafka_bootstrap, f"driver-worker-{driver_id}")
+            bus.register(broker, driver_id, runner)
+            stop = stop_event_on_signals()
+            await broker.start()
+            log.info("worker_started", driver=driver_id, worker=worker_name)
+            await stop.wait()
+            await broker.stop()
+
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+"""Bus entrance of a driver worker: jobs of one driver in (one consumer group per driver), reports out.
+
+The job's offset is committed only after its final report is published, so a worker that dies mid-job
+leaves the job to be redelivered to another worker.
+"""
+
+from __future__ import annotations
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from contracts import topics
+from contracts.envelope import Envelope, Message
+from contracts.jobs import DriverJob
+from contracts.registry import encode
+from contracts.reports import JobReport
+from services.driver_worker.application import JobRunner
+from shared.bus import Outgoing, publish
+from shared.consuming import MessageGate
+
+
+class BusReporter:
+    """Reports about one job, keyed by connection id, correlated with the job's envelope."""
+
+    def __init__(self, broker: KafkaBroker, job_envelope: Envelope, actor: str) -> None:
+        self.broker = broker
+        self.fields = {
+            "tenant_id": job_envelope.tenant_id,
+            "correlation_id": job_envelope.correlation_id,
+            "causation_id": str(job_envelope.message_id),
+            "actor": actor,
+        }
+
+    async def report(self, report: JobReport) -> None:
+        await publish(self.broker, Outgoing(topics.REPORTS, str(report.connection_id), encode(self.fields, report)))
+
+
+def register(broker: KafkaBroker, driver_id: str, runner: JobRunner) -> None:
+    topic = topics.driver_jobs(driver_id)
+    gate = MessageGate(broker, topic, (DriverJob,))
+
+    async def run_job(envelope: Envelope, job: Message) -> None:
+        assert isinstance(job, DriverJob)
+        await runner.run(job, BusReporter(broker, envelope, f"driver:{driver_id}"))
+
+    @broker.subscriber(topic, group_id=f"driver-{driver_id}", auto_offset_reset="earliest",
+                       ack_policy=AckPolicy.NACK_ON_ERROR, max_poll_interval_ms=15 * 60 * 1000)
+    async def on_job(message: KafkaMessage) -> None:
+        await gate.handle(message, run_job)

@@ -1,0 +1,43 @@
+"""Process plumbing every service uses: stop on SIGTERM/SIGINT, create the topics it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from contracts import topics
+from contracts.drivers import CATALOG
+
+
+def stop_event_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def all_topics() -> list[str]:
+    base = [topics.COMMANDS, topics.COMMAND_RESULTS, topics.EVENTS, topics.REPORTS]
+    base += [topics.driver_jobs(d) for d in CATALOG]
+    return base + [topics.dead_letters(t) for t in (topics.COMMANDS, topics.REPORTS, *map(topics.driver_jobs, CATALOG))]
+
+
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replication: int) -> None:
+    """Create missing topics with the configured partitions and replication (existing ones are kept)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(n, partitions, replication) for n in names if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
