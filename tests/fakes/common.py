@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,6 +23,11 @@ class Faults:
     hang_seconds: float = 30.0
     retry_after: float | None = 2.0  # Retry-After sent with throttled/failed answers (None: no header)
     only: str | None = None
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """An urlencoded form body (parsed here: Starlette's form parser needs python-multipart)."""
+    return dict(parse_qsl((await request.body()).decode()))
 
 
 class FakeMarketplace:
