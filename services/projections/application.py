@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+import services.connections.domain  # noqa: F401 - registers the stored event names for decoding
 from services.projections.adapters import connection_list_table as table
 from services.projections.domain.connection_list import evolve
 from shared.follower import NotificationFollower

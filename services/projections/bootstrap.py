@@ -35,12 +35,19 @@ def run_projections(settings: Settings) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         runner = asyncio.create_task(projection.run(stop))
+
+        def runner_ended(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("projection_failed", error=repr(task.exception()))
+                server.should_exit = True  # a dead runner must not leave a server answering stale views
+
+        runner.add_done_callback(runner_ended)
         log.info("projections_started", http=f"http://{settings.http_host}:{settings.query_port}")
         try:
             await server.serve()  # returns on SIGTERM / SIGINT
         finally:
             stop.set()
-            await runner
+            await runner  # re-raises the runner's failure: the process exits non-zero
             projection.views.close()
             projection.store.close()
 

@@ -1,6 +1,6 @@
 """HTTP entrance of the connections service: each endpoint turns the request into a command, nothing more."""
 
-from __future__ import annotations
+
 
 import asyncio
 from typing import Annotated, Any

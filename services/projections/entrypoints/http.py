@@ -1,6 +1,6 @@
 """Query HTTP API over the views: tenant-scoped, cursor-paginated, read-your-writes on request."""
 
-from __future__ import annotations
+
 
 import asyncio
 from typing import Annotated, Any, Literal
