@@ -114,6 +114,7 @@ class DriverInstallationChanged(Message):
     driver: str
     installed: bool
     at: datetime | None = None
+    position: int = Field(description="event store notification id this was derived from")
 
 
 ALL_EVENTS: tuple[type[Message], ...] = (

@@ -79,7 +79,7 @@ def public_payloads(topic: str, event: Any, position: int) -> list[Message]:
             )]
         case "Tenant.DriverInstalled.v1" | "Tenant.DriverUninstalled.v1":
             return [ev.DriverInstallationChanged(driver=event.driver, installed=topic.endswith("Installed.v1"),
-                                                 at=event.timestamp)]
+                                                 at=event.timestamp, position=position)]
     status = _status_change(topic, event)
     if status is not None:
         state, step = status
