@@ -119,15 +119,15 @@ class Magento2Driver:
 
         member_lists = await asyncio.gather(*(members(h["attribute_set_id"]) for h in headers))
         sets = []
-        for header, rows in zip(headers, member_lists, strict=True):
-            for row in rows:
+        for header, member_rows in zip(headers, member_lists, strict=True):
+            for member in member_rows:
                 # A set may hold attributes the listing hides; the member answer carries them in full.
-                attributes.setdefault(str(row["attribute_code"]), _attribute(row, settings))
+                attributes.setdefault(str(member["attribute_code"]), _attribute(member, settings))
             sets.append(
                 AttributeSet(
                     code=str(header["attribute_set_id"]),
                     labels={"default": str(header.get("attribute_set_name") or header["attribute_set_id"])},
-                    attribute_codes=tuple(str(row["attribute_code"]) for row in rows),
+                    attribute_codes=tuple(str(m["attribute_code"]) for m in member_rows),
                 )
             )
         return DataModel(attributes=tuple(attributes.values()), attribute_sets=tuple(sets))

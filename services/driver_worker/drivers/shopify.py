@@ -174,8 +174,8 @@ class ShopifyDriver:
                     values[str(node["id"])] = list((node.get("values") or {}).get("nodes") or [])
             done += VALUES_PER_QUERY
             await progress(done, None)
-        for code, node in category_attrs.items():
-            attr = taxonomy_attribute(node, values.get(code))
+        for code, member in category_attrs.items():
+            attr = taxonomy_attribute(member, values.get(code))
             if attr is not None:
                 attributes.append(attr)
         return done

@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 import httpx
 
@@ -225,8 +225,9 @@ class TradebyteDriver:
             async for chunk in response.aiter_bytes():
                 parser.feed(chunk)
                 before = catalog.products
-                for _, element in parser.read_events():
-                    if element.tag == "PRODUCT":
+                # Only "end" events were asked for: each one carries an Element.
+                for _, element in cast(Iterator[tuple[str, object]], parser.read_events()):
+                    if isinstance(element, ET.Element) and element.tag == "PRODUCT":
                         catalog.add_product(element)
                         element.clear()
                 if progress is not None and catalog.products != before:
