@@ -93,6 +93,7 @@ def stack_env(settings: Settings) -> dict[str, str]:
         "OMNI_DATA_DIR": str(settings.data_dir.resolve()),
         "OMNI_STORE": settings.store.value,
         "OMNI_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "OMNI_KAFKA_NAMESPACE": settings.kafka_namespace,
         "OMNI_HTTP_HOST": settings.http_host,
         "OMNI_HTTP_PORT": str(settings.http_port),
         "OMNI_QUERY_PORT": str(settings.query_port),
@@ -112,7 +113,7 @@ def run_up(settings: Settings) -> int:
     kafka.start()
     stack = Stack(stack_env(settings), data_dir / "logs")
     try:
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, all_topics(), settings.kafka_partitions,
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, all_topics(settings.kafka_namespace), settings.kafka_partitions,
                                   settings.kafka_replication))
         stack.start_all()
         api = f"http://{settings.http_host}:{settings.http_port}"

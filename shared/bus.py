@@ -53,38 +53,51 @@ def headers_of(envelope: Envelope) -> dict[str, str]:
     return headers
 
 
-async def publish(broker: KafkaBroker, message: Outgoing) -> None:
-    await broker.publish(
-        message.envelope.model_dump_json().encode(),
-        message.topic,
-        key=message.key.encode(),
-        headers=headers_of(message.envelope),
-        correlation_id=message.envelope.correlation_id,
-    )
+class Bus:
+    """The broker plus the deployment's namespace: ``namespace + topic`` and ``namespace + group`` on Kafka.
 
+    A namespace lets several environments (or test runs) share one Kafka cluster without seeing each other.
+    """
 
-async def publish_all(broker: KafkaBroker, messages: Sequence[Outgoing]) -> None:
-    """Send all, in order per key, and return only when the broker acknowledged every one."""
-    futures = [
-        await broker.publish(
-            m.envelope.model_dump_json().encode(),
-            m.topic,
-            key=m.key.encode(),
-            headers=headers_of(m.envelope),
-            correlation_id=m.envelope.correlation_id,
-            no_confirm=True,
+    def __init__(self, broker: KafkaBroker, namespace: str = "") -> None:
+        self.broker = broker
+        self.namespace = namespace
+
+    def topic(self, name: str) -> str:
+        return self.namespace + name
+
+    def subscriber(self, topic: str, group_id: str, **options: Any) -> Any:
+        return self.broker.subscriber(self.topic(topic), group_id=self.namespace + group_id, **options)
+
+    async def publish(self, message: Outgoing) -> None:
+        await self.broker.publish(
+            message.envelope.model_dump_json().encode(),
+            self.topic(message.topic),
+            key=message.key.encode(),
+            headers=headers_of(message.envelope),
+            correlation_id=message.envelope.correlation_id,
         )
-        for m in messages
-    ]
-    await asyncio.gather(*futures)
 
+    async def publish_all(self, messages: Sequence[Outgoing]) -> None:
+        """Send all, in order per key, and return only when the broker acknowledged every one."""
+        futures = [
+            await self.broker.publish(
+                m.envelope.model_dump_json().encode(),
+                self.topic(m.topic),
+                key=m.key.encode(),
+                headers=headers_of(m.envelope),
+                correlation_id=m.envelope.correlation_id,
+                no_confirm=True,
+            )
+            for m in messages
+        ]
+        await asyncio.gather(*futures)
 
-async def dead_letter(
-    broker: KafkaBroker, topic: str, raw: bytes, key: bytes | None, headers: dict[str, Any],
-    reason_code: str, reason: str,
-) -> None:
-    """Park a message the consumer cannot handle, with the reason, and let the consumer go on."""
-    out_headers = {k: (v if isinstance(v, str) else str(v)) for k, v in headers.items()}
-    out_headers.update({"dlq_reason_code": reason_code, "dlq_reason": reason[:1000], "dlq_source_topic": topic})
-    await broker.publish(raw, dead_letters(topic), key=key, headers=out_headers)
-    log.warning("dead_lettered", topic=topic, reason_code=reason_code, reason=reason[:300])
+    async def dead_letter(
+        self, topic: str, raw: bytes, key: bytes | None, headers: dict[str, Any], reason_code: str, reason: str,
+    ) -> None:
+        """Park a message the consumer cannot handle, with the reason, and let the consumer go on."""
+        out_headers = {k: (v if isinstance(v, str) else str(v)) for k, v in headers.items()}
+        out_headers.update({"dlq_reason_code": reason_code, "dlq_reason": reason[:1000], "dlq_source_topic": topic})
+        await self.broker.publish(raw, self.topic(dead_letters(topic)), key=key, headers=out_headers)
+        log.warning("dead_lettered", topic=topic, reason_code=reason_code, reason=reason[:300])

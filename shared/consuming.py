@@ -12,12 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
 
 from contracts.envelope import Envelope, Message
 from contracts.registry import UndecodableMessage, decode
-from shared.bus import dead_letter
+from shared.bus import Bus
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -29,8 +28,8 @@ Handler = Callable[[Envelope, Message], Awaitable[None]]
 class MessageGate:
     """Counts failed attempts per message so a poison message cannot stall its partition forever."""
 
-    def __init__(self, broker: KafkaBroker, topic: str, allowed: tuple[type[Message], ...]) -> None:
-        self.broker = broker
+    def __init__(self, bus: Bus, topic: str, allowed: tuple[type[Message], ...]) -> None:
+        self.bus = bus
         self.topic = topic
         self.allowed = allowed
         self._failures: dict[tuple[int, int], int] = {}
@@ -43,7 +42,7 @@ class MessageGate:
         try:
             envelope, payload = decode(body, self.allowed)
         except UndecodableMessage as bad:
-            await dead_letter(self.broker, self.topic, body, record.key, headers, bad.reason_code, bad.message)
+            await self.bus.dead_letter(self.topic, body, record.key, headers, bad.reason_code, bad.message)
             return
         slot = (record.partition, record.offset)
         with structlog.contextvars.bound_contextvars(
@@ -57,7 +56,7 @@ class MessageGate:
                 if attempts >= MAX_ATTEMPTS:
                     self._failures.pop(slot, None)
                     reason = f"{type(exc).__name__}: {exc}"[:1000]
-                    await dead_letter(self.broker, self.topic, body, record.key, headers, "processing_failed", reason)
+                    await self.bus.dead_letter(self.topic, body, record.key, headers, "processing_failed", reason)
                     return
                 log.warning("handling_failed_will_retry", attempt=attempts, error=type(exc).__name__)
                 await asyncio.sleep(min(0.2 * 2**attempts, 5))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from shared.sql import Database, Transaction
+from shared.sql import Database, Transaction, ensure_schema
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS tracked_positions (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
 
 
 def create_positions_table(db: Database) -> None:
-    with db.transaction() as tx:
-        tx.execute(_SCHEMA)
+    ensure_schema(db, _SCHEMA)
 
 
 def read_position(tx: Transaction, name: str) -> int:

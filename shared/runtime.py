@@ -21,10 +21,12 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-def all_topics() -> list[str]:
+def all_topics(namespace: str = "") -> list[str]:
+    """Every topic the service uses, with the deployment's namespace."""
     base = [topics.COMMANDS, topics.COMMAND_RESULTS, topics.EVENTS, topics.REPORTS]
     base += [topics.driver_jobs(d) for d in CATALOG]
-    return base + [topics.dead_letters(t) for t in (topics.COMMANDS, topics.REPORTS, *map(topics.driver_jobs, CATALOG))]
+    consumed = (topics.COMMANDS, topics.REPORTS, *map(topics.driver_jobs, CATALOG))
+    return [namespace + t for t in (*base, *map(topics.dead_letters, consumed))]
 
 
 async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, replication: int) -> None:

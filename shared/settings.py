@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_namespace: str = Field(default="", max_length=100, pattern=r"^[A-Za-z0-9._-]*$",
+                                 description="prefix of every topic and consumer group, e.g. 'staging.'")
     kafka_partitions: int = Field(default=3, ge=1)
     kafka_replication: int = Field(default=1, ge=1)
 

@@ -114,6 +114,19 @@ class PostgresDatabase:
         self._pool.close()
 
 
+_SCHEMA_LOCK = 7_441_001  # one advisory lock id for every schema change of this service
+
+
+def ensure_schema(db: Database, *statements: str) -> None:
+    """Run idempotent DDL; on PostgreSQL under an advisory lock, because concurrent
+    ``CREATE TABLE IF NOT EXISTS`` from several starting processes can still collide."""
+    with db.transaction() as tx:
+        if db.dialect == "postgres":
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+        for statement in statements:
+            tx.execute(statement)
+
+
 def open_database(url: str, pool_size: int = 5) -> SqliteDatabase | PostgresDatabase:
     """``sqlite:///path/file.sqlite`` or ``postgresql://...``."""
     if url.startswith("sqlite:///"):

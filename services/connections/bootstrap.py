@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import uvicorn
-from faststream.kafka import KafkaBroker
 
 from services.connections.adapters.catalog import PydanticCatalog
 from services.connections.adapters.vault import SqlVault
@@ -21,7 +20,7 @@ from services.connections.entrypoints import bus
 from services.connections.entrypoints.http import create_app
 from services.connections.relay import Relay
 from shared.auth import StaticTokens
-from shared.bus import make_broker
+from shared.bus import Bus, make_broker
 from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.positions import create_positions_table
@@ -52,11 +51,11 @@ def build_write_side(settings: Settings) -> WriteSide:
     return WriteSide(settings, app, vault, keys_db)
 
 
-def build_relay(write: WriteSide, broker: KafkaBroker) -> tuple[Relay, Database]:
+def build_relay(write: WriteSide, bus: Bus) -> tuple[Relay, Database]:
     positions = open_database(write.settings.sql_url("positions"))
     create_positions_table(positions)
     follower = NotificationFollower(write.app.recorder, write.settings.poll_interval)  # type: ignore[arg-type]
-    relay = Relay(write.app, positions, broker, base64.b64decode(write.settings.worker_key), follower)
+    relay = Relay(write.app, positions, bus, base64.b64decode(write.settings.worker_key), follower)
     return relay, positions
 
 
@@ -65,7 +64,7 @@ def run_service(settings: Settings) -> None:
     configure_logging(settings.log_json)
     write = build_write_side(settings)
     broker = make_broker(settings.kafka_bootstrap, "connections-service")
-    bus.register(broker, write.app)
+    bus.register(Bus(broker, settings.kafka_namespace), write.app)
     api = create_app(write.app, StaticTokens(settings.api_tokens))
 
     @asynccontextmanager
@@ -87,7 +86,7 @@ def run_relay(settings: Settings) -> None:
     async def main() -> None:
         write = build_write_side(settings)
         broker = make_broker(settings.kafka_bootstrap, "connections-relay")
-        relay, positions = build_relay(write, broker)
+        relay, positions = build_relay(write, Bus(broker, settings.kafka_namespace))
         stop = stop_event_on_signals()
         await broker.connect()
         try:

@@ -12,13 +12,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from faststream.kafka import KafkaBroker
 
 from contracts.jobs import DriverJob
 from services.connections.application import Connections
 from services.connections.domain.connection import Connection
 from services.connections.translation import outgoing
-from shared.bus import Outgoing, publish_all
+from shared.bus import Bus, Outgoing
 from shared.follower import NotificationFollower
 from shared.logging import get_logger
 from shared.positions import read_position, write_position
@@ -31,12 +30,12 @@ POSITION_NAME = "relay"
 
 class Relay:
     def __init__(
-        self, app: Connections, positions: Database, broker: KafkaBroker, worker_key: bytes,
+        self, app: Connections, positions: Database, bus: Bus, worker_key: bytes,
         follower: NotificationFollower,
     ) -> None:
         self.app = app
         self.positions = positions
-        self.broker = broker
+        self.bus = bus
         self.worker_key = worker_key
         self.follower = follower
 
@@ -49,7 +48,7 @@ class Relay:
         log.info("relay_started", position=start)
         async for batch in self.follower.follow(start, stop):
             messages = await asyncio.to_thread(self._translate, batch)
-            await publish_all(self.broker, messages)
+            await self.bus.publish_all(messages)
             await asyncio.to_thread(self._advance, batch[-1].id)
             log.debug("relayed", up_to=batch[-1].id, messages=len(messages))
 

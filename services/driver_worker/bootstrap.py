@@ -12,7 +12,7 @@ import httpx
 from services.driver_worker.application import JobRunner
 from services.driver_worker.drivers.base import build_driver
 from services.driver_worker.entrypoints import bus
-from shared.bus import make_broker
+from shared.bus import Bus, make_broker
 from shared.logging import configure_logging, get_logger
 from shared.runtime import stop_event_on_signals
 from shared.settings import Settings
@@ -30,7 +30,7 @@ def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | N
             driver = build_driver(driver_id, http, endpoints)
             runner = JobRunner(driver_id, driver, base64.b64decode(settings.worker_key), worker_name)
             broker = make_broker(settings.kafka_bootstrap, f"driver-worker-{driver_id}")
-            bus.register(broker, driver_id, runner)
+            bus.register(Bus(broker, settings.kafka_namespace), driver_id, runner)
             stop = stop_event_on_signals()
             await broker.start()
             log.info("worker_started", driver=driver_id, worker=worker_name)

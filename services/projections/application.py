@@ -19,7 +19,7 @@ from services.projections.domain.connection_list import evolve
 from shared.follower import NotificationFollower
 from shared.logging import get_logger
 from shared.positions import create_positions_table, read_position, write_position
-from shared.sql import Database, Transaction
+from shared.sql import Database, Transaction, ensure_schema
 
 log = get_logger(__name__)
 VIEW = "connection_list"
@@ -39,8 +39,7 @@ class ConnectionListProjection:
         self.views = views
         self.follower = follower
         create_positions_table(views)
-        with views.transaction() as tx:
-            table.create_table(tx)
+        ensure_schema(views, *table.schema())
 
     def position(self) -> int:
         with self.views.transaction() as tx:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from services.connections.domain.errors import ConnectionsError
 from shared.sealing import open_sealed, seal, unwrap_key, wrap_key
-from shared.sql import Database
+from shared.sql import Database, ensure_schema
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS connection_keys ("
@@ -36,8 +36,7 @@ class SqlVault:
         self._db = db
         self._masters = master_keys
         self._current = current_key_id
-        with db.transaction() as tx:
-            tx.execute(_SCHEMA)
+        ensure_schema(db, _SCHEMA)
 
     def seal(self, connection_id: UUID, plaintext: dict[str, Any]) -> dict[str, Any]:
         key = self._data_key(connection_id, create=True)

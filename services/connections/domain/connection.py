@@ -143,11 +143,12 @@ class Connection(Aggregate):
         self._refuse_if_deleting("synchronized")
         if self.status is not Status.ACTIVE:
             raise RuleViolated(f"connection {self.id} is inactive and synchronizes nothing", "connection_inactive")
+        # Checked first: changed credentials of an established connection are unverified until checked.
+        if self.credential_state is CredentialState.CHECKING:
+            raise RuleViolated(
+                f"the credentials of connection {self.id} are still being checked", "credentials_being_checked"
+            )
         if not self.established:
-            if self.credential_state is CredentialState.CHECKING:
-                raise RuleViolated(
-                    f"the credentials of connection {self.id} are still being checked", "credentials_being_checked"
-                )
             raise RuleViolated(
                 f"connection {self.id} is not established: its credentials were not verified", "not_established"
             )
@@ -296,6 +297,9 @@ class Connection(Aggregate):
     def complete_deletion_step(self, step: str, meta: Meta) -> bool:
         if self.next_deletion_step != step:
             return False  # a repeated or out-of-order step changes nothing
+        if step == "cancel_jobs":
+            for job in list(self.jobs.values()):
+                self._job_ended(job.job_id, job.kind, JobState.CANCELLED, None, None, "connection deleted", meta.as_dict())
         self._deletion_step_completed(step, self.deletion_step + 1, len(DELETION_STEPS), meta.as_dict())
         if self.next_deletion_step is None:
             self._deleted(meta.as_dict())

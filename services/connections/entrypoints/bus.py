@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts import topics
@@ -16,7 +15,7 @@ from contracts.reports import ALL_REPORTS, JobReport
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
-from shared.bus import Outgoing, publish
+from shared.bus import Bus, Outgoing
 from shared.consuming import MessageGate
 
 
@@ -33,27 +32,27 @@ def result_message(envelope: Envelope, result: CommandResult) -> Outgoing:
     )
 
 
-def register(broker: KafkaBroker, app: Connections) -> None:
-    """Subscribe the service's handlers on ``broker``."""
-    commands = MessageGate(broker, topics.COMMANDS, ALL_COMMANDS)
-    report_gate = MessageGate(broker, topics.REPORTS, ALL_REPORTS)
+def register(bus: Bus, app: Connections) -> None:
+    """Subscribe the service's handlers on ``bus``."""
+    commands = MessageGate(bus, topics.COMMANDS, ALL_COMMANDS)
+    report_gate = MessageGate(bus, topics.REPORTS, ALL_REPORTS)
 
     async def run_command(envelope: Envelope, command: Message) -> None:
         meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
         result = await asyncio.to_thread(app.execute, command, envelope.message_id, meta)
-        await publish(broker, result_message(envelope, result))
+        await bus.publish(result_message(envelope, result))
 
     async def record_report(envelope: Envelope, report: Message) -> None:
         assert isinstance(report, JobReport)
         meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
         await asyncio.to_thread(app.record_report, report, meta)
 
-    @broker.subscriber(topics.COMMANDS, group_id="connections-commands", auto_offset_reset="earliest",
+    @bus.subscriber(topics.COMMANDS, group_id="connections-commands", auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_command(message: KafkaMessage) -> None:
         await commands.handle(message, run_command)
 
-    @broker.subscriber(topics.REPORTS, group_id="connections-reports", auto_offset_reset="earliest",
+    @bus.subscriber(topics.REPORTS, group_id="connections-reports", auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_report(message: KafkaMessage) -> None:
         await report_gate.handle(message, record_report)

@@ -7,7 +7,6 @@ leaves the job to be redelivered to another worker.
 from __future__ import annotations
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts import topics
@@ -16,15 +15,15 @@ from contracts.jobs import DriverJob
 from contracts.registry import encode
 from contracts.reports import JobReport
 from services.driver_worker.application import JobRunner
-from shared.bus import Outgoing, publish
+from shared.bus import Bus, Outgoing
 from shared.consuming import MessageGate
 
 
 class BusReporter:
     """Reports about one job, keyed by connection id, correlated with the job's envelope."""
 
-    def __init__(self, broker: KafkaBroker, job_envelope: Envelope, actor: str) -> None:
-        self.broker = broker
+    def __init__(self, bus: Bus, job_envelope: Envelope, actor: str) -> None:
+        self.bus = bus
         self.fields = {
             "tenant_id": job_envelope.tenant_id,
             "correlation_id": job_envelope.correlation_id,
@@ -33,18 +32,18 @@ class BusReporter:
         }
 
     async def report(self, report: JobReport) -> None:
-        await publish(self.broker, Outgoing(topics.REPORTS, str(report.connection_id), encode(self.fields, report)))
+        await self.bus.publish(Outgoing(topics.REPORTS, str(report.connection_id), encode(self.fields, report)))
 
 
-def register(broker: KafkaBroker, driver_id: str, runner: JobRunner) -> None:
+def register(bus: Bus, driver_id: str, runner: JobRunner) -> None:
     topic = topics.driver_jobs(driver_id)
-    gate = MessageGate(broker, topic, (DriverJob,))
+    gate = MessageGate(bus, topic, (DriverJob,))
 
     async def run_job(envelope: Envelope, job: Message) -> None:
         assert isinstance(job, DriverJob)
-        await runner.run(job, BusReporter(broker, envelope, f"driver:{driver_id}"))
+        await runner.run(job, BusReporter(bus, envelope, f"driver:{driver_id}"))
 
-    @broker.subscriber(topic, group_id=f"driver-{driver_id}", auto_offset_reset="earliest",
+    @bus.subscriber(topic, f"driver-{driver_id}", auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR, max_poll_interval_ms=15 * 60 * 1000)
     async def on_job(message: KafkaMessage) -> None:
         await gate.handle(message, run_job)

@@ -15,14 +15,21 @@ _INTEGER_COLUMNS = {"sync_done", "sync_total", "deletion_step", "version"}
 SORTABLE = ("name", "created_at", "updated_at", "status", "driver")
 
 
-def create_table(tx: Transaction, table: str = TABLE) -> None:
+def schema(table: str = TABLE) -> list[str]:
     columns = ", ".join(
         f"{c} {'BIGINT' if c in _INTEGER_COLUMNS else 'TEXT'}" + (" PRIMARY KEY" if c == "connection_id" else "")
         for c in COLUMNS
     )
-    tx.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
-    tx.execute(f"CREATE INDEX IF NOT EXISTS {table}_tenant_name ON {table} (tenant_id, name, connection_id)")
-    tx.execute(f"CREATE INDEX IF NOT EXISTS {table}_tenant_status ON {table} (tenant_id, status)")
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} ({columns})",
+        f"CREATE INDEX IF NOT EXISTS {table}_tenant_name ON {table} (tenant_id, name, connection_id)",
+        f"CREATE INDEX IF NOT EXISTS {table}_tenant_status ON {table} (tenant_id, status)",
+    ]
+
+
+def create_table(tx: Transaction, table: str = TABLE) -> None:
+    for statement in schema(table):
+        tx.execute(statement)
 
 
 def load(tx: Transaction, connection_id: str, table: str = TABLE) -> Row | None:
