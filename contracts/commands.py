@@ -1,8 +1,13 @@
 """Commands other platform services (and the HTTP API) send to the connections service.
 
-Sent on ``connections.commands.v1`` keyed by connection id (tenant id for creates and driver commands). The
-envelope's ``message_id`` is the command id: sending the same command again returns the first outcome on
-``connections.command-results.v1`` and changes nothing.
+Sent on ``connections.commands.v1``. The key decides ordering only (the service dedupes and uses optimistic
+concurrency, so correctness never depends on it): the connection id for a command about one connection, the
+tenant id for creates, driver commands and commands naming several connections.
+
+The envelope's ``message_id`` is the command id: the service answers exactly once per command id on
+``connections.command-results.v1`` (keyed by that id), and sending the same command id again returns the
+first outcome and changes nothing. So a sender that is unsure whether a command arrived sends it again with
+the same ``message_id``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from contracts.envelope import Message
 
@@ -18,9 +23,42 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 DriverId = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
 ConnectionIds = Annotated[list[UUID], Field(min_length=1, max_length=500)]
 
+# Fixed ids so the examples, the generated schemas and the docs agree with each other.
+_CONNECTION = "3f1c2a9e-8d4b-4f6a-9c1e-2b7d5e8a0f11"
+_OTHER_CONNECTION = "b8e2d7c4-1a3f-4e5b-8c9d-0f1e2d3c4b5a"
+
 
 class CreateConnection(Message):
-    """Create a connection through an installed driver; its credentials are checked, then it syncs."""
+    """Create a connection through a driver the tenant has installed.
+
+    Sent by a platform service when a merchant adds a connection; key: the tenant id. The service validates
+    ``credentials`` and ``settings`` against the driver's own schema (see the driver catalog), stores the
+    connection as active, and starts a credential check; once the check succeeds the first sync runs.
+
+    The result carries the connection id (``items[0].connection_id``) and the credential-check job id. Then
+    follow on ``connections.events.v1``: ``ConnectionCreated``, ``JobStateChanged`` (check_credentials),
+    ``CredentialsChecked``, then the sync's ``JobStateChanged`` and ``DataModelChanged``. Refusals:
+    ``driver_not_installed``, ``unknown_driver``, ``invalid_input``, ``connection_exists``.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "connection_id": _CONNECTION,
+                    "name": "Berlin store",
+                    "driver": "shopware6",
+                    "credentials": {
+                        "url": "https://shop.example.com",
+                        "access_key_id": "SWIAEXAMPLEACCESSKEY",
+                        "secret_access_key": "secret-from-the-merchant",
+                    },
+                    "settings": {"default_language": "de-DE"},
+                },
+                {"name": "Till 1", "driver": "pos"},
+            ]
+        }
+    )
 
     message_type = "CreateConnection"
 
@@ -32,7 +70,22 @@ class CreateConnection(Message):
 
 
 class EditConnection(Message):
-    """Change name, credentials (partial: omitted or masked secrets keep their value) or settings."""
+    """Change a connection's name, credentials or settings.
+
+    Sent when a merchant edits a connection; key: the connection id. Omitted fields keep their value;
+    ``credentials`` is partial: omitted or masked secrets keep their stored value. The driver is read-only:
+    naming another driver is refused. Changed credentials are checked again, then a sync runs; other changes
+    of an active, established connection trigger a sync. ``outcome: already`` means nothing changed.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"connection_id": _CONNECTION, "name": "Berlin flagship store"},
+                {"connection_id": _CONNECTION, "credentials": {"secret_access_key": "rotated-secret"}},
+            ]
+        }
+    )
 
     message_type = "EditConnection"
 
@@ -44,7 +97,15 @@ class EditConnection(Message):
 
 
 class RequestSync(Message):
-    """Synchronize active, established connections with their marketplaces."""
+    """Synchronize connections with their marketplaces now.
+
+    Sent on demand (the merchant's "Synchronize" button, a schedule); key: the connection id when one is
+    named, else the tenant id. Each item of the result names the sync job; a sync already requested or
+    running is reported as ``already`` with that job's id instead of starting a second one. Inactive
+    connections are refused (``connection_inactive``). Progress follows as ``JobStateChanged`` events.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_ids": [_CONNECTION, _OTHER_CONNECTION]}]})
 
     message_type = "RequestSync"
 
@@ -52,7 +113,14 @@ class RequestSync(Message):
 
 
 class DisableConnections(Message):
-    """Stop synchronizing the given connections; pending and running jobs are cancelled."""
+    """Deactivate connections: they synchronize nothing until enabled again.
+
+    Sent when a merchant disables one or several connections; key: the connection id when one is named,
+    else the tenant id. Pending and running jobs are cancelled. Each connection gets its own item in the
+    result (``done``, ``already`` inactive, ``not_found``); ``ConnectionStatusChanged`` (inactive) follows.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_ids": [_CONNECTION]}]})
 
     message_type = "DisableConnections"
 
@@ -60,7 +128,14 @@ class DisableConnections(Message):
 
 
 class EnableConnections(Message):
-    """Let the given connections synchronize again."""
+    """Activate connections again so they synchronize.
+
+    Sent when a merchant enables one or several connections; key: the connection id when one is named, else
+    the tenant id. Each connection gets its own item in the result; ``ConnectionStatusChanged`` (active)
+    follows for each one that changed.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_ids": [_CONNECTION]}]})
 
     message_type = "EnableConnections"
 
@@ -68,7 +143,15 @@ class EnableConnections(Message):
 
 
 class DeleteConnections(Message):
-    """Delete inactive connections: a long-running process, after which they leave the list."""
+    """Delete inactive connections; deletion is a long-running process.
+
+    Sent when a merchant deletes connections; key: the connection id when one is named, else the tenant
+    id. Only inactive connections can be deleted (others are refused per item). ``done`` means the deletion
+    started: ``ConnectionStatusChanged`` reports ``deleting`` with its steps, then ``deleted``, after which
+    the connection leaves the list and its secrets are unrecoverable.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"connection_ids": [_CONNECTION]}]})
 
     message_type = "DeleteConnections"
 
@@ -76,7 +159,13 @@ class DeleteConnections(Message):
 
 
 class InstallDriver(Message):
-    """Make a driver available to the tenant."""
+    """Make a driver available to the tenant; a connection needs its driver installed.
+
+    Sent when a tenant books a marketplace; key: the tenant id. ``already`` when it was installed;
+    ``DriverInstallationChanged`` follows when it changed. Unknown drivers are refused (``unknown_driver``).
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"driver": "pos"}, {"driver": "shopware6"}]})
 
     message_type = "InstallDriver"
 
@@ -84,7 +173,13 @@ class InstallDriver(Message):
 
 
 class UninstallDriver(Message):
-    """Remove a driver from the tenant; refused while connections of that driver exist."""
+    """Remove a driver from the tenant.
+
+    Sent when a tenant cancels a marketplace; key: the tenant id. Refused while connections of that driver
+    exist (delete them first); ``DriverInstallationChanged`` follows when it changed.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"driver": "pos"}]})
 
     message_type = "UninstallDriver"
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AttributeType(StrEnum):
+    """The normalised type of an attribute's values."""
+
     TEXT = "text"
     HTML = "html"
     INTEGER = "integer"
@@ -33,11 +35,15 @@ class _Frozen(BaseModel):
 
 
 class AttributeOption(_Frozen):
+    """One value a select or multiselect attribute can take."""
+
     code: str
     labels: dict[str, str] = Field(default_factory=dict, description="label per locale, e.g. {'default': 'Red'}")
 
 
 class Attribute(_Frozen):
+    """One product attribute of the marketplace, with its type and (for selects) its options."""
+
     code: str = Field(description="stable code of the attribute in its marketplace")
     labels: dict[str, str] = Field(default_factory=dict)
     type: AttributeType
@@ -47,6 +53,8 @@ class Attribute(_Frozen):
 
 
 class AttributeSet(_Frozen):
+    """A group of attributes that applies to a kind of product (Magento attribute set, Amazon product type)."""
+
     code: str
     labels: dict[str, str] = Field(default_factory=dict)
     attribute_codes: tuple[str, ...] = ()

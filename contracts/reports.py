@@ -8,24 +8,49 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from contracts.datamodel import DataModel
 from contracts.envelope import Message
 
+_JOB = "c4d5e6f7-a8b9-4c0d-8e1f-2a3b4c5d6e7f"
+_CONNECTION = "3f1c2a9e-8d4b-4f6a-9c1e-2b7d5e8a0f11"
+
 
 class JobReport(Message):
+    """Fields every report carries (not sent on its own)."""
+
     job_id: UUID
     connection_id: UUID
 
 
 class JobStarted(JobReport):
+    """A worker took the job.
+
+    Sent by the driver worker before it talks to the marketplace. The connections service marks the job
+    running (``JobStateChanged`` running); a repeat from a redelivery is ignored.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"job_id": _JOB, "connection_id": _CONNECTION, "worker": "shopware6-1"}]}
+    )
+
     message_type = "JobStarted"
 
     worker: str = Field(default="", max_length=200)
 
 
 class JobProgressed(JobReport):
+    """The job made progress; also the heartbeat that keeps a long job from timing out.
+
+    Sent by the worker at least every few seconds while it works. The connections service records the
+    progress (``done`` of ``total``, when known) and resets the job's timeout.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"job_id": _JOB, "connection_id": _CONNECTION, "done": 120, "total": 480}]}
+    )
+
     message_type = "JobProgressed"
 
     done: int = Field(ge=0)
@@ -33,7 +58,39 @@ class JobProgressed(JobReport):
 
 
 class JobSucceeded(JobReport):
-    """The job is done; a sync carries the whole mirrored data model."""
+    """The job is done; a sync carries the whole mirrored data model.
+
+    Sent once, at the end. The connections service ends the job; after a credential check it starts the
+    first sync, after a sync it mirrors ``data_model`` (``DataModelChanged``), after a clean-up it goes on
+    with the deletion.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": _JOB,
+                    "connection_id": _CONNECTION,
+                    "data_model": {
+                        "attributes": [
+                            {
+                                "code": "color",
+                                "labels": {"default": "Color", "de": "Farbe"},
+                                "type": "select",
+                                "options": [{"code": "red", "labels": {"default": "Red"}}],
+                                "required": False,
+                                "multi_value": False,
+                            }
+                        ],
+                        "attribute_sets": [
+                            {"code": "apparel", "labels": {"default": "Apparel"}, "attribute_codes": ["color"]}
+                        ],
+                    },
+                },
+                {"job_id": _JOB, "connection_id": _CONNECTION},
+            ]
+        }
+    )
 
     message_type = "JobSucceeded"
 
@@ -41,6 +98,28 @@ class JobSucceeded(JobReport):
 
 
 class JobFailed(JobReport):
+    """The job failed; ``retryable`` says whether trying again later may help.
+
+    Sent once, at the end, instead of ``JobSucceeded``. The connections service ends the job as failed and,
+    for a credential check, marks the credentials as not verified with ``message`` as the reason. The
+    watchdog of the connections service sends itself the same report (``error_type: timed_out``) for a job
+    that stopped reporting.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": _JOB,
+                    "connection_id": _CONNECTION,
+                    "error_type": "invalid_credentials",
+                    "retryable": False,
+                    "message": "the shop refused the access key (401)",
+                }
+            ]
+        }
+    )
+
     message_type = "JobFailed"
 
     error_type: str = Field(max_length=100)
