@@ -60,11 +60,13 @@ class FakeTradebyte(FakeMarketplace):
 
     def __init__(self) -> None:
         self.products: list[dict[str, Any]] = []
+        self.broken_xml = False  # cut the export off mid-element
         super().__init__()
         self.load_small_model()
 
     def reset(self) -> None:
         super().reset()
+        self.broken_xml = False
         self.load_small_model()
 
     def load_small_model(self) -> None:
@@ -100,4 +102,6 @@ class FakeTradebyte(FakeMarketplace):
             rows = [] if request.query_params.get("delta") else self.products
             body = ('<?xml version="1.0" encoding="UTF-8"?><TBCATALOG version="1.0"><SUPPLIER>fake</SUPPLIER><PRODUCTDATA>'
                     + "".join(_xml(p) for p in rows) + "</PRODUCTDATA></TBCATALOG>")
+            if self.broken_xml:
+                body = body[: len(body) // 2] + "</TBCATALOG>"
             return Response(body, 200, media_type="application/xml")

@@ -9,7 +9,7 @@ import pytest
 
 from contracts.datamodel import Attribute, AttributeOption, AttributeSet, AttributeType, DataModel
 from contracts.drivers import TradebyteCredentials, TradebyteSettings
-from services.driver_worker.domain.errors import CredentialsRejected, TransientFailure
+from services.driver_worker.domain.errors import CredentialsRejected, PermanentFailure, TransientFailure
 from services.driver_worker.drivers.base import build_driver
 from services.driver_worker.drivers.tradebyte import TradebyteDriver
 from tests.fakes.tradebyte import CHANNEL, HNR, PASSWORD, USERNAME, FakeTradebyte
@@ -141,3 +141,12 @@ async def test_an_unknown_account_is_rejected(
     with pytest.raises(CredentialsRejected) as info:
         await driver(fake[1], http, sleeps).check_credentials(creds(hnr="999"), BY_TYPE)
     assert "No access to account 999" in info.value.message
+
+
+async def test_a_malformed_export_is_a_permanent_failure(
+    fake: tuple[FakeTradebyte, str], http: httpx.AsyncClient, sleeps: SleepRecorder, progress: ProgressRecorder
+) -> None:
+    fake[0].broken_xml = True
+    with pytest.raises(PermanentFailure) as info:
+        await driver(fake[1], http, sleeps).fetch_model(creds(), BY_TYPE, progress)
+    assert "not well-formed XML" in info.value.message and fake[0].count("/products/") == 1
