@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         description='static bearer tokens: {"token": {"tenant": "t", "roles": ["admin"], "actor": "name"}}',
     )
 
+    amazon_app_client_id: str | None = Field(default=None, description="the platform's LWA app client id")
+    amazon_app_client_secret: str | None = Field(default=None, description="the platform's LWA app client secret")
+
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls of followers")
     job_timeout: float = Field(default=120.0, gt=0, description="seconds without a report before a job times out")
     log_json: bool | None = Field(default=None, description="JSON log lines; default: when not on a terminal")

@@ -9,6 +9,7 @@ import socket
 
 import httpx
 
+from contracts.drivers import AmazonAppCredentials
 from services.driver_worker.application import JobRunner
 from services.driver_worker.drivers.base import build_driver
 from services.driver_worker.entrypoints import bus
@@ -27,7 +28,11 @@ def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | N
     async def main() -> None:
         worker_name = f"{driver_id}@{socket.gethostname()}:{os.getpid()}"
         async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
-            driver = build_driver(driver_id, http, endpoints)
+            amazon_app = None
+            if settings.amazon_app_client_id and settings.amazon_app_client_secret:
+                amazon_app = AmazonAppCredentials(client_id=settings.amazon_app_client_id,
+                                                  client_secret=settings.amazon_app_client_secret)
+            driver = build_driver(driver_id, http, endpoints, amazon_app=amazon_app)
             runner = JobRunner(driver_id, driver, base64.b64decode(settings.worker_key), worker_name)
             broker = make_broker(settings.kafka_bootstrap, f"driver-worker-{driver_id}")
             bus.register(Bus(broker, settings.kafka_namespace), driver_id, runner)
