@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -24,8 +25,32 @@ log = get_logger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5
 
 
+class JobCancelled(Exception):
+    """The connections service cancelled the job (connection disabled, credentials changed, deleted)."""
+
+
+class Cancellations:
+    """Job ids the connections service cancelled, as seen on its event stream; bounded in memory."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._ids: dict[UUID, None] = {}
+        self._keep = keep
+
+    def cancel(self, job_id: UUID) -> None:
+        self._ids[job_id] = None
+        while len(self._ids) > self._keep:
+            del self._ids[next(iter(self._ids))]
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._ids
+
+
 class JobRunner:
-    def __init__(self, driver_id: str, driver: Driver[Any, Any], worker_key: bytes, worker_name: str) -> None:
+    def __init__(
+        self, driver_id: str, driver: Driver[Any, Any], worker_key: bytes, worker_name: str,
+        cancellations: Cancellations | None = None,
+    ) -> None:
+        self.cancellations = cancellations or Cancellations()
         self.spec = CATALOG[driver_id]
         self.driver = driver
         self.worker_key = worker_key
@@ -34,10 +59,15 @@ class JobRunner:
     async def run(self, job: DriverJob, reporter: Reporter) -> None:
         """Run ``job`` and report on it; returns after the final report was published."""
         ids = {"job_id": job.job_id, "connection_id": job.connection_id}
+        if job.job_id in self.cancellations:
+            log.info("job_skipped_cancelled", job_id=str(job.job_id))
+            return
         await reporter.report(JobStarted(worker=self.worker_name, **ids))
         started = time.monotonic()
         try:
             final = await self._do(job, reporter)
+        except JobCancelled:
+            final = JobFailed(error_type="cancelled", retryable=False, message="the job was cancelled", **ids)
         except DriverError as failure:
             final = JobFailed(error_type=failure.type, retryable=failure.retryable, message=failure.message, **ids)
         except SealError:
@@ -71,6 +101,8 @@ class JobRunner:
 
         async def progress(done: int, total: int | None) -> None:
             nonlocal last_sent
+            if job.job_id in self.cancellations:
+                raise JobCancelled
             now = time.monotonic()
             if now - last_sent >= PROGRESS_EVERY_SECONDS:
                 last_sent = now

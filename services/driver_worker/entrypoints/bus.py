@@ -6,13 +6,16 @@ leaves the job to be redelivered to another worker.
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts import topics
 from contracts.envelope import Envelope, Message
 from contracts.jobs import DriverJob
-from contracts.registry import encode
+from contracts.events import JobState, JobStateChanged
+from contracts.registry import UndecodableMessage, decode, encode
 from contracts.reports import JobReport
 from services.driver_worker.application import JobRunner
 from shared.bus import Bus, Outgoing
@@ -44,6 +47,20 @@ def register(bus: Bus, driver_id: str, runner: JobRunner) -> None:
         await runner.run(job, BusReporter(bus, envelope, f"driver:{driver_id}"))
 
     @bus.subscriber(topic, f"driver-{driver_id}", auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR, max_poll_interval_ms=15 * 60 * 1000)
+                    ack_policy=AckPolicy.NACK_ON_ERROR, max_poll_interval_ms=15 * 60 * 1000)
     async def on_job(message: KafkaMessage) -> None:
         await gate.handle(message, run_job)
+
+    # Every worker instance sees every cancellation (its own group), from now on: a job cancelled while
+    # queued is skipped, one cancelled while running stops at its next progress report.
+    @bus.subscriber(topics.EVENTS, f"driver-{driver_id}-cancellations-{uuid4().hex}", auto_offset_reset="latest",
+                    ack_policy=AckPolicy.ACK_FIRST)
+    async def on_event(message: KafkaMessage) -> None:
+        if b'"JobStateChanged"' not in message.body or b'"cancelled"' not in message.body:
+            return  # cheap filter: only cancellations matter here
+        try:
+            _, event = decode(message.body, (JobStateChanged,))
+        except UndecodableMessage:
+            return  # not ours to judge: the events topic has its own consumers and dead letters
+        if isinstance(event, JobStateChanged) and event.state == JobState.CANCELLED:
+            runner.cancellations.cancel(event.job_id)
