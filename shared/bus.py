@@ -66,8 +66,10 @@ class Bus:
     def topic(self, name: str) -> str:
         return self.namespace + name
 
-    def subscriber(self, topic: str, group_id: str, **options: Any) -> Any:
-        return self.broker.subscriber(self.topic(topic), group_id=self.namespace + group_id, **options)
+    def subscriber(self, topic: str, group_id: str | None, **options: Any) -> Any:
+        """A subscriber in consumer group ``group_id``; ``None`` reads every partition without a group."""
+        group = None if group_id is None else self.namespace + group_id
+        return self.broker.subscriber(self.topic(topic), group_id=group, **options)
 
     async def publish(self, message: Outgoing) -> None:
         await self.broker.publish(

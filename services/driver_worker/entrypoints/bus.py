@@ -6,8 +6,6 @@ leaves the job to be redelivered to another worker.
 
 from __future__ import annotations
 
-from uuid import uuid4
-
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 
@@ -51,10 +49,9 @@ def register(bus: Bus, driver_id: str, runner: JobRunner) -> None:
     async def on_job(message: KafkaMessage) -> None:
         await gate.handle(message, run_job)
 
-    # Every worker instance sees every cancellation (its own group), from now on: a job cancelled while
+    # Every worker instance sees every cancellation (no group: all partitions), from now on: a job cancelled while
     # queued is skipped, one cancelled while running stops at its next progress report.
-    @bus.subscriber(topics.EVENTS, f"driver-{driver_id}-cancellations-{uuid4().hex}", auto_offset_reset="latest",
-                    ack_policy=AckPolicy.ACK_FIRST)
+    @bus.subscriber(topics.EVENTS, None, auto_offset_reset="latest", ack_policy=AckPolicy.MANUAL)
     async def on_event(message: KafkaMessage) -> None:
         if b'"JobStateChanged"' not in message.body or b'"cancelled"' not in message.body:
             return  # cheap filter: only cancellations matter here
