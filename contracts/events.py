@@ -272,7 +272,7 @@ class DriverInstallationChanged(Message):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"driver": "shopware6", "installed": True, "at": "2025-01-15T09:30:00Z"}]
+            "examples": [{"driver": "shopware6", "installed": True, "at": "2025-01-15T09:30:00Z", "position": 3}]
         }
     )
 
@@ -281,6 +281,7 @@ class DriverInstallationChanged(Message):
     driver: str
     installed: bool
     at: datetime | None = None
+    position: int = Field(description="event store notification id this was derived from")
 
 
 ALL_EVENTS: tuple[type[Message], ...] = (

@@ -27,6 +27,7 @@ from shared.positions import create_positions_table
 from shared.runtime import stop_event_on_signals
 from shared.settings import Settings
 from shared.sql import Database, open_database
+from shared.store import open_store
 
 log = get_logger(__name__)
 
@@ -47,7 +48,7 @@ def build_write_side(settings: Settings) -> WriteSide:
     keys_db = open_database(settings.sql_url("keys"), pool_size=settings.db_pool_size)
     masters = {key_id: base64.b64decode(key) for key_id, key in settings.master_keys.items()}
     vault = SqlVault(keys_db, masters, settings.master_key_id)
-    app = Connections(PydanticCatalog(), vault, env=settings.eventsourcing_env())
+    app = open_store(lambda: Connections(PydanticCatalog(), vault, env=settings.eventsourcing_env()))
     return WriteSide(settings, app, vault, keys_db)
 
 

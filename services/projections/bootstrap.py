@@ -13,12 +13,13 @@ from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 from shared.sql import open_database
+from shared.store import open_store
 
 log = get_logger(__name__)
 
 
 def build_projection(settings: Settings) -> ConnectionListProjection:
-    store = EventStoreReader(env=settings.eventsourcing_env())
+    store = open_store(lambda: EventStoreReader(env=settings.eventsourcing_env()))
     views = open_database(settings.sql_url("views"), pool_size=settings.db_pool_size)
     follower = NotificationFollower(store.recorder, settings.poll_interval)  # type: ignore[arg-type]
     return ConnectionListProjection(store, views, follower)
