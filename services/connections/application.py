@@ -18,7 +18,7 @@ from contracts import commands as cmd
 from contracts import reports
 from contracts.results import CommandResult, ItemOutcome, Outcome
 from services.connections.domain.command_log import ProcessedCommand
-from services.connections.domain.connection import Connection, Status
+from services.connections.domain.connection import Connection, CredentialState, Status
 from services.connections.domain.errors import Conflict, ConnectionsError, NotFound
 from services.connections.domain.jobs import Job, JobKind
 from services.connections.domain.meta import Meta
@@ -84,6 +84,7 @@ class Connections(Application[UUID]):
         """Store the connection Active and start "Checking credentials..."."""
 
         def work() -> tuple[list[Aggregate], CommandResult]:
+            self.catalog.version(command.driver)  # an unknown driver is bad input, not one to install
             tenant = self._tenant(meta.tenant_id, meta)
             tenant.require_installed(command.driver)
             connection_id = command.connection_id or uuid5(_CONNECTION_NAMESPACE, f"{meta.tenant_id}/{command_id}")
@@ -155,10 +156,12 @@ class Connections(Application[UUID]):
 
     def enable_connections(self, command: cmd.EnableConnections, command_id: UUID, meta: Meta) -> CommandResult:
         """Activate each connection again."""
-        return self._for_each(
-            command_id, command, command.connection_ids, meta,
-            lambda c: _item(c.id, Outcome.DONE if c.enable(meta) else Outcome.ALREADY),
-        )
+        def act(connection: Connection) -> ItemOutcome:
+            if not connection.enable(meta):
+                return _item(connection.id, Outcome.ALREADY)
+            return _item(connection.id, Outcome.DONE, self._check_again_if_cancelled(connection, meta))
+
+        return self._for_each(command_id, command, command.connection_ids, meta, act)
 
     def delete_connections(self, command: cmd.DeleteConnections, command_id: UUID, meta: Meta) -> CommandResult:
         """Start (or resume) the deletion of each inactive connection."""
@@ -166,7 +169,8 @@ class Connections(Application[UUID]):
 
         def act(connection: Connection) -> ItemOutcome:
             started = connection.start_deletion(meta)
-            extra.extend(self._advance_deletion(connection, meta))
+            touched = self._advance_deletion(connection, meta, extra)
+            extra.extend(a for a in touched if all(a is not b for b in extra))
             return _item(connection.id, Outcome.DONE if started else Outcome.ALREADY)
 
         return self._for_each(command_id, command, command.connection_ids, meta, act, extra)
@@ -235,8 +239,14 @@ class Connections(Application[UUID]):
 
     # ----- deletion ----------------------------------------------------------------------------------------
 
-    def _advance_deletion(self, connection: Connection, meta: Meta) -> list[Aggregate]:
-        """Run the deletion steps that need no worker; stop at the clean-up job, which reports back."""
+    def _advance_deletion(
+        self, connection: Connection, meta: Meta, loaded: list[Aggregate] | None = None
+    ) -> list[Aggregate]:
+        """Run the deletion steps that need no worker; stop at the clean-up job, which reports back.
+
+        ``loaded`` are aggregates this command already changed: the tenant is reused from there, because two
+        copies of it changed in one save would conflict with each other (deleting several connections).
+        """
         touched: list[Aggregate] = []
         while (step := connection.next_deletion_step) is not None:
             if step == "cancel_jobs":
@@ -251,7 +261,9 @@ class Connections(Application[UUID]):
                 mirror = self._find(DataModelMirror, DataModelMirror.id_for(connection.id))
                 if mirror is not None and mirror.clear(meta.as_dict()):
                     touched.append(mirror)
-                tenant = self._tenant(connection.tenant_id, meta)
+                tenant = next((a for a in loaded or [] if isinstance(a, Tenant)), None)
+                if tenant is None:
+                    tenant = self._tenant(connection.tenant_id, meta)
                 tenant.remove_connection(connection.driver, connection.id, meta.as_dict())
                 touched.append(tenant)
                 connection.complete_deletion_step(step, meta)
@@ -265,6 +277,14 @@ class Connections(Application[UUID]):
         if connection.status is Status.ACTIVE and connection.established:
             job_id, _ = connection.request_sync(_new_job_id(), meta.because("connection edited"))
             return job_id
+        return None
+
+    def _check_again_if_cancelled(self, connection: Connection, meta: Meta) -> str | None:
+        """A credential check cancelled by disabling is requested again; else the connection would wait forever."""
+        if connection.credential_state is CredentialState.CHECKING and (
+            connection.running_job(JobKind.CHECK_CREDENTIALS) is None
+        ):
+            return connection.request_credential_check(_new_job_id(), meta.because("connection enabled: check again"))
         return None
 
     def _after_save(self, aggregates: Iterable[Aggregate]) -> None:
@@ -306,9 +326,13 @@ class Connections(Application[UUID]):
             try:
                 aggregates, result = work()
             except ConnectionsError as refusal:
-                return _rejected(command_id, command, refusal)
+                aggregates, result = [], _rejected(command_id, command, refusal)
             changed = [a for a in aggregates if a.pending_events]
             if not result.accepted or not changed:
+                # The same command id may have been saved since we looked; what it changed then looks like a
+                # refusal ("connection_exists") or "already" now. Answer its first outcome instead.
+                if self._find(ProcessedCommand, record_id) is not None:
+                    continue
                 return result
             record = ProcessedCommand(
                 id=record_id, command_id=str(command_id), command_type=command.message_type,
