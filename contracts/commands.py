@@ -4,10 +4,11 @@ Sent on ``connections.commands.v1``. The key decides ordering only (the service 
 concurrency, so correctness never depends on it): the connection id for a command about one connection, the
 tenant id for creates, driver commands and commands naming several connections.
 
-The envelope's ``message_id`` is the command id: the service answers exactly once per command id on
-``connections.command-results.v1`` (keyed by that id), and sending the same command id again returns the
-first outcome and changes nothing. So a sender that is unsure whether a command arrived sends it again with
-the same ``message_id``.
+The envelope's ``message_id`` is the command id: the service answers every command on
+``connections.command-results.v1``, keyed by that id. A command is applied at most once per command id:
+sending an accepted command again changes nothing and answers its first result again, so a sender that is
+unsure whether a command arrived sends it again with the same ``message_id``. A refused command changed
+nothing and is evaluated afresh when repeated (its cause may have been fixed meanwhile).
 """
 
 from __future__ import annotations

@@ -61,11 +61,12 @@ class ItemOutcome(Message):
 
 
 class CommandResult(Message):
-    """The outcome of one command, sent exactly once per command id (a repeated command gets the same one).
+    """The outcome of one command; an accepted command's result is the same however often it is repeated.
 
     Sent by the connections service after it handled a command from ``connections.commands.v1``; key: the
     command id. The sender reads the topic for its own command ids (other senders' results share the topic:
-    skip keys you did not send). ``accepted`` is true when at least one item was done or already so; a
+    skip keys you did not send) and takes the first result per key (a redelivered or repeated command is
+    answered again). ``accepted`` is true when at least one item was done or already so; a
     refusal of the whole command has ``accepted: false`` with ``reason_code`` and ``message`` and no items.
     ``position`` is the event store position after the command: a reader that waits until a view or the
     events topic reached it sees the command's effects (read-your-writes).
