@@ -171,7 +171,9 @@ def _headers_schema(required: Sequence[str], description: str) -> dict[str, Any]
     properties = {
         "message_id": {"type": "string", "format": "uuid", "description": "the envelope's message_id"},
         "type": {"type": "string", "description": "the envelope's type"},
-        "schema_version": {"type": "string", "pattern": "^[1-9][0-9]*$", "description": "the envelope's schema_version, in decimal"},
+        "schema_version": {
+            "type": "string", "pattern": "^[1-9][0-9]*$", "description": "the envelope's schema_version, in decimal",
+        },
         "tenant_id": {"type": "string", "description": "the envelope's tenant_id"},
         "correlation_id": {"type": "string", "description": "the envelope's correlation_id"},
         "causation_id": {"type": "string", "description": "the envelope's causation_id, when it has one"},
@@ -298,7 +300,9 @@ def _operations(channels: Sequence[Channel]) -> dict[str, Any]:
             "action": action,
             "channel": {"$ref": f"#/channels/{channel.id}"},
             "summary": summary,
-            "messages": [{"$ref": f"#/channels/{channel.id}/messages/{name}"} for name in _channel(channel)["messages"]],
+            "messages": [
+                {"$ref": f"#/channels/{channel.id}/messages/{name}"} for name in _channel(channel)["messages"]
+            ],
         }
 
     for channel in channels:

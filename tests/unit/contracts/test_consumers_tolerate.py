@@ -1,4 +1,4 @@
-"""Consumers tolerate what they should: unknown fields, unknown types (named for the dead-letter topic), old versions."""
+"""Consumers tolerate what they should: unknown fields, unknown types (named for dead letters), old versions."""
 
 from __future__ import annotations
 

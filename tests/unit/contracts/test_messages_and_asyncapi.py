@@ -67,7 +67,8 @@ def test_published_schemas_accept_their_examples_and_reject_a_wrong_type() -> No
     jsonschema = pytest.importorskip("jsonschema")
     for message in ALL:
         schema = schema_export.message_json_schema(message)
-        validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+        validator = jsonschema.Draft202012Validator(schema, format_checker=checker)
         jsonschema.Draft202012Validator.check_schema(schema)
         for example in schema["examples"]:
             validator.validate(example)
