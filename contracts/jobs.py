@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -55,5 +56,6 @@ class DriverJob(Message):
     driver: str
     kind: JobKind
     attempt: int = Field(default=1, ge=1)
+    not_before: datetime | None = Field(default=None, description="a retried job waits until then (backoff)")
     sealed_credentials: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)

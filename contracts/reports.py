@@ -22,6 +22,7 @@ class JobReport(Message):
 
     job_id: UUID
     connection_id: UUID
+    attempt: int = Field(default=1, ge=1, description="the job's attempt this report is about (echo of DriverJob.attempt)")
 
 
 class JobStarted(JobReport):

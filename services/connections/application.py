@@ -7,6 +7,7 @@ connection are serialised by optimistic concurrency and retried.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -125,8 +126,8 @@ class Connections(Application[UUID]):
                 else:
                     fingerprint = None
             settings = None
-            if command.settings is not None:
-                settings = self.catalog.validate_settings(connection.driver, command.settings)
+            if command.settings is not None:  # partial too: settings left out keep their value
+                settings = self.catalog.validate_settings(connection.driver, {**connection.settings, **command.settings})
             changed = connection.edit(
                 name=command.name, driver=command.driver, credentials=sealed,
                 credentials_fingerprint=fingerprint, settings=settings, meta=meta,
@@ -195,32 +196,32 @@ class Connections(Application[UUID]):
             return True
         raise Conflict(f"connection {report.connection_id} kept changing; report {report.job_id} not applied")
 
-    def time_out_job(self, connection_id: UUID, job_id: UUID, meta: Meta) -> bool:
-        """The watchdog's verdict on a job that stopped reporting."""
+    def time_out_job(self, connection_id: UUID, job_id: UUID, attempt: int, meta: Meta) -> bool:
+        """The watchdog's verdict on an attempt of a job that stopped reporting."""
         return self.record_report(
-            reports.JobFailed(job_id=job_id, connection_id=connection_id, error_type="timed_out", retryable=True,
-                              message=meta.reason or "no report in time"),
+            reports.JobFailed(job_id=job_id, connection_id=connection_id, attempt=attempt, error_type="timed_out",
+                              retryable=True, message=meta.reason or "no report in time"),
             meta,
         )
 
     def _apply_report(self, connection: Connection, report: reports.JobReport, meta: Meta) -> list[Aggregate]:
         job_id = str(report.job_id)
+        if not connection.is_current_attempt(job_id, report.attempt):
+            return []  # a late report of a job that ended, was cancelled or is being tried again
+        extra: list[Aggregate] = []
         if isinstance(report, reports.JobStarted):
-            return [connection] if connection.record_started(job_id, report.worker, meta) else []
-        if isinstance(report, reports.JobProgressed):
-            return [connection] if connection.record_progress(job_id, report.done, report.total, meta) else []
-        if isinstance(report, reports.JobFailed):
-            if report.error_type == "timed_out":
-                job = connection.time_out(job_id, meta.because(report.message))
-            else:
-                job = connection.record_failed(job_id, report.error_type, report.retryable, report.message, meta)
-            return [connection] if job is not None else []
-        if isinstance(report, reports.JobSucceeded):
+            connection.record_started(job_id, report.worker, meta)
+        elif isinstance(report, reports.JobProgressed):
+            connection.record_progress(job_id, report.done, report.total, datetime.now(UTC), meta)
+        elif isinstance(report, reports.JobFailed) and report.error_type == "timed_out":
+            connection.time_out(job_id, meta.because(report.message))
+        elif isinstance(report, reports.JobFailed):
+            connection.record_failed(job_id, report.error_type, report.retryable, report.message, meta)
+        elif isinstance(report, reports.JobSucceeded):
             job = connection.record_succeeded(job_id, meta)
-            if job is None:
-                return []
-            return [connection, *self._after_success(connection, job, report, meta)]
-        return []
+            if job is not None:
+                extra = self._after_success(connection, job, report, meta)
+        return [connection, *extra] if connection.pending_events or extra else []
 
     def _after_success(
         self, connection: Connection, job: Job, report: reports.JobSucceeded, meta: Meta

@@ -16,7 +16,7 @@ from eventsourcing.persistence import Notification
 from contracts.jobs import DriverJob
 from services.connections.application import Connections
 from services.connections.domain.connection import Connection
-from services.connections.translation import outgoing
+from services.connections.translation import outgoing, retry_not_before
 from shared.bus import Bus, Outgoing
 from shared.follower import NotificationFollower
 from shared.logging import get_logger
@@ -75,5 +75,6 @@ class Relay:
             log.warning("job_without_credentials", job_id=event.job_id, reason=type(exc).__name__)
         return DriverJob(
             job_id=UUID(event.job_id), connection_id=connection.id, driver=connection.driver, kind=event.kind,
-            attempt=event.attempt, sealed_credentials=sealed, settings=connection.settings,
+            attempt=event.attempt, not_before=retry_not_before(event), sealed_credentials=sealed,
+            settings=connection.settings,
         )

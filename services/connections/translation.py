@@ -8,6 +8,7 @@ and consumers can drop the duplicate.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -22,7 +23,16 @@ from shared.bus import Outgoing
 _MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:message")
 
 JobBuilder = Callable[[Any, int], DriverJob]
-"""Builds the job for a ``JobRequested`` domain event (needs the connection's state at that version)."""
+"""Builds the job for a ``JobRequested``/``JobRetried`` event (needs the connection's state at that version)."""
+RETRY_BACKOFF_SECONDS = 5.0
+"""A retried job waits 5 s before its 2nd attempt, 10 s before its 3rd, ..."""
+
+
+def retry_not_before(event: Any) -> datetime | None:
+    """When a job's attempt may start: at once for the first, after an exponential backoff for retries."""
+    if event.attempt <= 1:
+        return None
+    return event.timestamp + timedelta(seconds=RETRY_BACKOFF_SECONDS * 2 ** (event.attempt - 2))
 
 
 def _status_change(topic: str, event: Any) -> tuple[ev.ConnectionStatus, int | None] | None:
@@ -54,6 +64,10 @@ def public_payloads(topic: str, event: Any, position: int) -> list[Message]:
         case "Connection.JobRequested.v1":
             return [ev.JobStateChanged(job_id=event.job_id, kind=event.kind, state=ev.JobState.REQUESTED,
                                        attempt=event.attempt, **common)]
+        case "Connection.JobRetried.v1":
+            return [ev.JobStateChanged(job_id=event.job_id, kind=event.kind, state=ev.JobState.REQUESTED,
+                                       attempt=event.attempt, error_type=event.error_type, retryable=True,
+                                       message=event.message, **common)]
         case "Connection.JobStarted.v1":
             return [ev.JobStateChanged(job_id=event.job_id, kind=event.kind, state=ev.JobState.RUNNING, **common)]
         case "Connection.JobProgressed.v1":
@@ -107,7 +121,7 @@ def outgoing(topic: str, event: Any, position: int, build_job: JobBuilder) -> li
     for index, payload in enumerate(public_payloads(topic, event, position)):
         envelope = encode({**envelope_fields, "message_id": _message_id(position, index)}, payload)
         messages.append(Outgoing(topics.EVENTS, key, envelope))
-    if topic == "Connection.JobRequested.v1":
+    if topic in ("Connection.JobRequested.v1", "Connection.JobRetried.v1"):
         job = build_job(event, position)
         envelope = encode({**envelope_fields, "message_id": _message_id(position, 99)}, job)
         messages.append(Outgoing(topics.driver_jobs(job.driver), key, envelope))

@@ -6,7 +6,9 @@ its type, whether a retry may help, and a message for people, never as a stack t
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +25,10 @@ from shared.sealing import SealError, open_sealed
 
 log = get_logger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5
+MAX_BACKOFF_WAIT_SECONDS = 120.0
+HEARTBEAT_SECONDS = 10.0
+"""A long job with no progress to tell still reports this often, so the watchdog knows it is alive."""
+WATCH_SECONDS = 0.5
 
 
 class JobCancelled(Exception):
@@ -58,14 +64,15 @@ class JobRunner:
 
     async def run(self, job: DriverJob, reporter: Reporter) -> None:
         """Run ``job`` and report on it; returns after the final report was published."""
-        ids = {"job_id": job.job_id, "connection_id": job.connection_id}
+        ids = {"job_id": job.job_id, "connection_id": job.connection_id, "attempt": job.attempt}
+        await self._wait_for_backoff(job)
         if job.job_id in self.cancellations:
             log.info("job_skipped_cancelled", job_id=str(job.job_id))
             return
         await reporter.report(JobStarted(worker=self.worker_name, **ids))
         started = time.monotonic()
         try:
-            final = await self._do(job, reporter)
+            final = await self._supervised(job, reporter)
         except JobCancelled:
             final = JobFailed(error_type="cancelled", retryable=False, message="the job was cancelled", **ids)
         except DriverError as failure:
@@ -85,28 +92,64 @@ class JobRunner:
         log.info("job_done", job_id=str(job.job_id), kind=job.kind, outcome=final.message_type,
                  seconds=round(time.monotonic() - started, 3))
 
-    async def _do(self, job: DriverJob, reporter: Reporter) -> JobSucceeded:
+    @staticmethod
+    async def _wait_for_backoff(job: DriverJob) -> None:
+        """A retried job starts no sooner than the service's backoff allows (bounded, in case of clock skew)."""
+        if job.not_before is not None:
+            delay = (job.not_before - datetime.now(UTC)).total_seconds()
+            if delay > 0:
+                await asyncio.sleep(min(delay, MAX_BACKOFF_WAIT_SECONDS))
+
+    async def _supervised(self, job: DriverJob, reporter: Reporter) -> JobSucceeded:
+        """Run the job while watching it: a heartbeat every so often, and a stop as soon as it is cancelled."""
+        progress = _Progress()
+        work = asyncio.create_task(self._do(job, reporter, progress))
+        try:
+            while True:
+                finished, _ = await asyncio.wait({work}, timeout=WATCH_SECONDS)
+                if finished:
+                    return work.result()
+                if job.job_id in self.cancellations:
+                    raise JobCancelled
+                if time.monotonic() - progress.sent_at >= HEARTBEAT_SECONDS:
+                    await progress.send(reporter, job)
+        finally:
+            if not work.done():
+                work.cancel()
+
+    async def _do(self, job: DriverJob, reporter: Reporter, progress: _Progress) -> JobSucceeded:
         plaintext = open_sealed(self.worker_key, job.sealed_credentials, str(job.job_id)) \
             if job.sealed_credentials else {}
         credentials = self.spec.credentials_model.model_validate(plaintext)
         settings = self.spec.settings_model.model_validate(job.settings)
-        ids = {"job_id": job.job_id, "connection_id": job.connection_id}
+        ids = {"job_id": job.job_id, "connection_id": job.connection_id, "attempt": job.attempt}
         if job.kind is JobKind.CHECK_CREDENTIALS:
             await self.driver.check_credentials(credentials, settings)
             return JobSucceeded(**ids)
         if job.kind is JobKind.CLEAN_UP:
             await self.driver.clean_up(credentials, settings)
             return JobSucceeded(**ids)
-        last_sent = 0.0
 
-        async def progress(done: int, total: int | None) -> None:
-            nonlocal last_sent
+        async def report_progress(done: int, total: int | None) -> None:
             if job.job_id in self.cancellations:
                 raise JobCancelled
-            now = time.monotonic()
-            if now - last_sent >= PROGRESS_EVERY_SECONDS:
-                last_sent = now
-                await reporter.report(JobProgressed(done=done, total=total, **ids))
+            progress.done, progress.total = done, total
+            if time.monotonic() - progress.sent_at >= PROGRESS_EVERY_SECONDS:
+                await progress.send(reporter, job)
 
-        model = await self.driver.fetch_model(credentials, settings, progress)
+        model = await self.driver.fetch_model(credentials, settings, report_progress)
         return JobSucceeded(data_model=model, **ids)
+
+
+class _Progress:
+    """The last progress a job made, and when it was last reported (progress or heartbeat)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total: int | None = None
+        self.sent_at = time.monotonic()
+
+    async def send(self, reporter: Reporter, job: DriverJob) -> None:
+        self.sent_at = time.monotonic()
+        await reporter.report(JobProgressed(job_id=job.job_id, connection_id=job.connection_id,
+                                            attempt=job.attempt, done=self.done, total=self.total))

@@ -29,7 +29,7 @@ from contracts.datamodel import Attribute, AttributeSet, AttributeType, DataMode
 from contracts.results import CommandResult, Outcome
 from services.connections.adapters.catalog import MASK, PydanticCatalog
 from services.connections.application import Connections
-from services.connections.domain.connection import Connection, CredentialState, Status
+from services.connections.domain.connection import MAX_JOB_ATTEMPTS, Connection, CredentialState, Status
 from services.connections.domain.errors import ConnectionsError
 from services.connections.domain.jobs import JobKind
 from services.connections.domain.meta import Meta
@@ -634,8 +634,8 @@ class ApplicationSuite:
         run(app, cmd.DeleteConnections(connection_ids=[connection_id]))
         clean_up = job_of(app, connection_id, JobKind.CLEAN_UP)
         assert clean_up is not None
-        report(app, reports.JobFailed(job_id=clean_up, connection_id=connection_id, error_type="unreachable",
-                                      retryable=True, message="503"))
+        report(app, reports.JobFailed(job_id=clean_up, connection_id=connection_id, error_type="permanent_failure",
+                                      retryable=False, message="unexpected answer"))
 
         again = run(app, cmd.DeleteConnections(connection_ids=[connection_id]))
 
@@ -682,15 +682,34 @@ class ApplicationSuite:
         assert report(app, reports.JobStarted(job_id=sync, connection_id=connection_id, worker="w")) is True
         assert report(app, reports.JobProgressed(job_id=sync, connection_id=connection_id, done=3, total=9))
         assert connection(app, connection_id).jobs[str(sync)].done == 3
-        assert report(app, reports.JobFailed(job_id=sync, connection_id=connection_id, error_type="rate_limited",
-                                             retryable=True, message="429"))
+        assert report(app, reports.JobFailed(job_id=sync, connection_id=connection_id, error_type="permanent_failure",
+                                             retryable=False, message="unexpected answer"))
         assert connection(app, connection_id).jobs == {}
 
         next_sync = run(app, cmd.RequestSync(connection_ids=[connection_id])).items[0].job_id
         assert next_sync is not None
-        assert app.time_out_job(connection_id, next_sync, meta(actor="watchdog").because("silent")) is True
+        for attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+            assert app.time_out_job(connection_id, next_sync, attempt, meta(actor="watchdog").because("silent"))
         assert connection(app, connection_id).jobs == {}
-        assert app.time_out_job(connection_id, next_sync, meta(actor="watchdog")) is False
+        assert app.time_out_job(connection_id, next_sync, MAX_JOB_ATTEMPTS, meta(actor="watchdog")) is False
+
+    def test_a_retryable_failure_is_tried_again_and_reports_of_the_old_attempt_change_nothing(
+        self, app: Connections
+    ) -> None:
+        connection_id = establish(app, synced=False)
+        sync = job_of(app, connection_id, JobKind.SYNC)
+        assert sync is not None
+        assert report(app, reports.JobFailed(job_id=sync, connection_id=connection_id, error_type="unavailable",
+                                             retryable=True, message="503"))
+        assert connection(app, connection_id).jobs[str(sync)].attempt == 2
+        before = position(app)
+
+        late = reports.JobSucceeded(job_id=sync, connection_id=connection_id, attempt=1, data_model=MODEL)
+        assert report(app, late) is False
+        assert position(app) == before
+
+        assert report(app, reports.JobSucceeded(job_id=sync, connection_id=connection_id, attempt=2, data_model=MODEL))
+        assert connection(app, connection_id).jobs == {}
 
     def test_repeated_reports_change_nothing(self, app: Connections) -> None:
         connection_id = establish(app, synced=False)

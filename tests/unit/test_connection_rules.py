@@ -9,13 +9,21 @@ history reproduces exactly the live state.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 
-from services.connections.domain.connection import DELETION_STEPS, Connection, CredentialState, Status
+from services.connections.domain.connection import (
+    DELETION_STEPS,
+    HEARTBEAT_RECORD_SECONDS,
+    MAX_JOB_ATTEMPTS,
+    Connection,
+    CredentialState,
+    Status,
+)
 from services.connections.domain.errors import NotFound, RuleViolated
 from services.connections.domain.jobs import JobKind, JobState
 from services.connections.domain.meta import Meta
@@ -27,6 +35,10 @@ Step = Callable[[Any], object]
 Past = CanMutateAggregate[UUID]
 
 META = Meta(tenant_id="tenant-a", actor="alice", correlation_id="corr-1")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 SEALED = {"v": 1, "ciphertext": "c2VhbGVkLW9uZQ=="}
 SEALED_NEW = {"v": 1, "ciphertext": "c2VhbGVkLXR3bw=="}
 SETTINGS = {"default_language": "en-GB", "tax_class_mapping": {}, "order_import_states": ["open"]}
@@ -197,7 +209,7 @@ def test_rejected_credentials_leave_the_connection_not_established_and_keep_the_
 def test_a_check_that_failed_for_another_reason_does_not_establish_the_connection() -> None:
     connection = given(history())
 
-    connection.record_failed(CHECK, "unreachable", True, "connection refused", META)
+    connection.record_failed(CHECK, "permanent_failure", False, "unexpected answer", META)
 
     assert names(then(connection)) == ["JobEnded"]
     assert connection.established is False
@@ -409,7 +421,7 @@ def test_disabling_cancels_a_pending_credential_check_without_judging_the_creden
     "report",
     [
         lambda c: c.record_started(SYNC, "worker-1", META),
-        lambda c: c.record_progress(SYNC, 5, 10, META),
+        lambda c: c.record_progress(SYNC, 5, 10, now(), META),
         lambda c: c.record_succeeded(SYNC, META),
         lambda c: c.record_failed(SYNC, "timeout", True, "too slow", META),
         lambda c: c.time_out(SYNC, META),
@@ -542,7 +554,7 @@ def test_a_started_job_is_running_on_the_named_worker() -> None:
 def test_progress_of_a_job_is_recorded() -> None:
     connection = given(history(*SYNCING))
 
-    assert connection.record_progress(SYNC, 40, 100, META) is True
+    assert connection.record_progress(SYNC, 40, 100, now(), META) is True
 
     new = then(connection)
     assert names(new) == ["JobProgressed"]
@@ -565,19 +577,40 @@ def test_a_succeeded_sync_ends_and_becomes_the_last_sync() -> None:
 def test_a_failed_job_records_its_error_type_retryability_and_message() -> None:
     connection = given(history(*SYNCING))
 
-    connection.record_failed(SYNC, "rate_limited", True, "429 Too Many Requests", META)
+    connection.record_failed(SYNC, "permanent_failure", False, "unexpected answer", META)
 
     new = then(connection)
     assert names(new) == ["JobEnded"]
     assert (new[0].state, new[0].error_type, new[0].retryable, new[0].message) == (
-        JobState.FAILED, "rate_limited", True, "429 Too Many Requests",
+        JobState.FAILED, "permanent_failure", False, "unexpected answer",
     )
     assert connection.jobs == {}
 
 
-def test_a_job_that_stopped_reporting_times_out_as_retryable() -> None:
+def test_a_retryable_failure_is_tried_again_until_the_attempts_are_used_up() -> None:
     connection = given(history(*SYNCING))
 
+    for attempt in range(2, MAX_JOB_ATTEMPTS + 1):
+        connection.record_failed(SYNC, "rate_limited", True, "429 Too Many Requests", META)
+        new = then(connection)
+        assert names(new) == ["JobRetried"]
+        assert (new[0].attempt, new[0].error_type, new[0].message) == (attempt, "rate_limited", "429 Too Many Requests")
+        assert connection.jobs[SYNC].attempt == attempt
+        assert connection.is_current_attempt(SYNC, attempt) and not connection.is_current_attempt(SYNC, attempt - 1)
+
+    connection.record_failed(SYNC, "rate_limited", True, "429 Too Many Requests", META)
+    new = then(connection)
+    assert names(new) == ["JobEnded"]
+    assert (new[0].state, new[0].error_type, new[0].retryable) == (JobState.FAILED, "rate_limited", True)
+    assert connection.jobs == {}
+
+
+def test_a_job_that_stopped_reporting_is_tried_again_then_times_out_as_retryable() -> None:
+    connection = given(history(*SYNCING))
+
+    for _ in range(MAX_JOB_ATTEMPTS - 1):
+        connection.time_out(SYNC, META.because("no report for 15 minutes"))
+        assert names(then(connection)) == ["JobRetried"]
     connection.time_out(SYNC, META.because("no report for 15 minutes"))
 
     new = then(connection)
@@ -587,11 +620,22 @@ def test_a_job_that_stopped_reporting_times_out_as_retryable() -> None:
     )
 
 
+def test_unchanged_progress_is_recorded_only_as_an_occasional_heartbeat() -> None:
+    connection = given(history(*SYNCING))
+    connection.record_progress(SYNC, 3, 9, now(), META)
+    then(connection)
+
+    assert connection.record_progress(SYNC, 3, 9, now(), META) is False
+    later = now() + timedelta(seconds=HEARTBEAT_RECORD_SECONDS + 1)
+    assert connection.record_progress(SYNC, 3, 9, later, META) is True
+    assert names(then(connection)) == ["JobProgressed"]
+
+
 @pytest.mark.parametrize(
     ("past", "report"),
     [
         ((*SYNCING,), lambda c: c.record_started(SYNC, "worker-1", META)),
-        ((*SYNCING, lambda c: c.record_progress(SYNC, 3, 9, META)), lambda c: c.record_progress(SYNC, 3, 9, META)),
+        ((*SYNCING, lambda c: c.record_progress(SYNC, 3, 9, now(), META)), lambda c: c.record_progress(SYNC, 3, 9, now(), META)),
         ((*SYNCING, job_succeeded(SYNC)), lambda c: c.record_succeeded(SYNC, META)),
         ((*SYNCING, job_succeeded(SYNC)), lambda c: c.record_failed(SYNC, "x", False, "late", META)),
     ],
@@ -608,7 +652,7 @@ def test_repeated_reports_are_ignored(past: tuple[Step, ...], report: Step) -> N
     "report",
     [
         lambda c: c.record_started("no-such-job", "w", META),
-        lambda c: c.record_progress("no-such-job", 1, 2, META),
+        lambda c: c.record_progress("no-such-job", 1, 2, now(), META),
         lambda c: c.record_succeeded("no-such-job", META),
         lambda c: c.record_failed("no-such-job", "x", False, "m", META),
         lambda c: c.time_out("no-such-job", META),

@@ -7,6 +7,7 @@ Stored event names are explicit and versioned (``Connection.Created.v1``): renam
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +20,10 @@ from services.connections.domain.jobs import Job, JobKind, JobState
 from services.connections.domain.meta import Meta
 
 DELETION_STEPS = ("cancel_jobs", "clean_up_marketplace", "remove_data_model")
+MAX_JOB_ATTEMPTS = 3
+"""A job failing for a retryable reason (marketplace down, worker died, timed out) is tried this often."""
+HEARTBEAT_RECORD_SECONDS = 30.0
+"""An unchanged progress report is recorded (as a sign of life for the watchdog) at most this often."""
 
 
 class Status(StrEnum):
@@ -152,6 +157,10 @@ class Connection(Aggregate):
             raise RuleViolated(
                 f"connection {self.id} is not established: its credentials were not verified", "not_established"
             )
+        if self.credential_state is CredentialState.CHECK_FAILED:
+            # Changed credentials that could not be checked (marketplace unreachable): check them first; the
+            # sync follows by itself once they are verified.
+            return self.request_credential_check(job_id, meta), True
         running = self.running_job(JobKind.SYNC)
         if running is not None:
             return running.job_id, False
@@ -180,9 +189,13 @@ class Connection(Aggregate):
     def _job_started(self, job_id: str, kind: JobKind, worker: str, meta: dict[str, Any]) -> None:
         self.jobs[job_id] = self.jobs[job_id].started()
 
-    def record_progress(self, job_id: str, done: int, total: int | None, meta: Meta) -> bool:
+    def record_progress(self, job_id: str, done: int, total: int | None, now: datetime, meta: Meta) -> bool:
+        """Record progress; an unchanged report is recorded only as a heartbeat, every so often."""
         job = self.jobs.get(job_id)
-        if job is None or (job.done == done and job.total == total and job.state is JobState.RUNNING):
+        if job is None:
+            return False
+        unchanged = job.done == done and job.total == total and job.state is JobState.RUNNING
+        if unchanged and (now - self.modified_on).total_seconds() < HEARTBEAT_RECORD_SECONDS:
             return False
         self._job_progressed(job_id, job.kind, done, total, meta.as_dict())
         return True
@@ -202,21 +215,41 @@ class Connection(Aggregate):
         return job
 
     def record_failed(self, job_id: str, error_type: str, retryable: bool, message: str, meta: Meta) -> Job | None:
+        """End the job as failed, or try it again when the reason is retryable and attempts are left.
+
+        Returns the job when it ended; None when the report changed nothing or the job is tried again.
+        """
         job = self.jobs.get(job_id)
         if job is None:
+            return None
+        if retryable and job.attempt < MAX_JOB_ATTEMPTS:
+            self._job_retried(job_id, job.kind, job.attempt + 1, error_type, message, meta.as_dict())
             return None
         self._job_ended(job_id, job.kind, JobState.FAILED, error_type, retryable, message, meta.as_dict())
         return job
 
     def time_out(self, job_id: str, meta: Meta) -> Job | None:
-        """The watchdog ends a job that stopped reporting; nothing stays running forever."""
+        """The watchdog's verdict on a job that stopped reporting: tried again, or ended as timed out."""
         job = self.jobs.get(job_id)
         if job is None:
             return None
-        self._job_ended(
-            job_id, job.kind, JobState.TIMED_OUT, "timed_out", True, meta.reason or "no report in time", meta.as_dict()
-        )
+        reason = meta.reason or "no report in time"
+        if job.attempt < MAX_JOB_ATTEMPTS:
+            self._job_retried(job_id, job.kind, job.attempt + 1, "timed_out", reason, meta.as_dict())
+            return None
+        self._job_ended(job_id, job.kind, JobState.TIMED_OUT, "timed_out", True, reason, meta.as_dict())
         return job
+
+    @event("JobRetried", topic="Connection.JobRetried.v1")
+    def _job_retried(
+        self, job_id: str, kind: JobKind, attempt: int, error_type: str, message: str, meta: dict[str, Any]
+    ) -> None:
+        self.jobs[job_id] = Job(job_id, JobKind(kind), attempt=attempt)
+
+    def is_current_attempt(self, job_id: str, attempt: int) -> bool:
+        """Reports about an earlier attempt of a job that was tried again change nothing."""
+        job = self.jobs.get(job_id)
+        return job is not None and job.attempt == attempt
 
     @event("JobEnded", topic="Connection.JobEnded.v1")
     def _job_ended(
@@ -240,7 +273,7 @@ class Connection(Aggregate):
                 self.established = False
             else:
                 self.credential_state = CredentialState.CHECK_FAILED
-        if job.kind is JobKind.SYNC and state.is_final:
+        if job.kind is JobKind.SYNC and state is not JobState.CANCELLED:
             self.last_sync_job = job_id
 
     # ----- disable / enable ------------------------------------------------------------------------------
@@ -276,7 +309,8 @@ class Connection(Aggregate):
         """Only an inactive connection can be deleted. False when its deletion is already under way."""
         if self.status in (Status.DELETING, Status.DELETED):
             return False
-        if self.status is not Status.INACTIVE:
+        # A connection never established (its credentials were rejected) can be discarded while active.
+        if self.status is not Status.INACTIVE and self.established:
             raise RuleViolated(
                 f"connection {self.id} is active: only inactive connections can be deleted", "connection_active"
             )
