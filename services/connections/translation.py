@@ -109,7 +109,8 @@ def outgoing(topic: str, event: Any, position: int, build_job: JobBuilder) -> li
     tenant_id = meta.get("tenant_id") or getattr(event, "tenant_id", "unknown")
     key = str(event.originator_id) if topic.startswith("Connection.") else tenant_id
     if topic.startswith("DataModelMirror."):
-        key = str(event.connection_id)
+        # Keyed by the connection, so a connection's model changes stay in order with its other events.
+        key = str(getattr(event, "connection_id", None) or getattr(event, "originator_id"))
     envelope_fields = {
         "tenant_id": tenant_id,
         "correlation_id": meta.get("correlation_id") or str(event.originator_id),
