@@ -176,6 +176,13 @@ class Connections(Application[UUID]):
 
         return self._for_each(command_id, command, command.connection_ids, meta, act, extra)
 
+    # ----- queries of the write model ----------------------------------------------------------------------
+
+    def installed_drivers(self, tenant_id: str) -> dict[str, str]:
+        """The drivers installed for the tenant (id -> version): the ones its users may choose from."""
+        tenant = self._find(Tenant, Tenant.id_for(tenant_id))
+        return dict(tenant.drivers) if tenant is not None else {}
+
     # ----- reports from driver workers ---------------------------------------------------------------------
 
     def record_report(self, report: reports.JobReport, meta: Meta) -> bool:

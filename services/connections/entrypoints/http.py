@@ -60,6 +60,17 @@ def create_app(app: Connections, tokens: StaticTokens) -> FastAPI:
             for s in CATALOG.values()
         ]
 
+    @router.get("/drivers")
+    async def installed(principal: Annotated[Principal, requires(Role.VIEWER)]) -> list[dict[str, Any]]:
+        """The drivers installed for the caller's tenant, with the forms their connections need."""
+        versions = await asyncio.to_thread(app.installed_drivers, principal.tenant_id)
+        return [
+            {"id": s.id, "name": s.name, "version": versions[s.id],
+             "credentials_schema": s.credentials_model.model_json_schema(),
+             "settings_schema": s.settings_model.model_json_schema()}
+            for s in CATALOG.values() if s.id in versions
+        ]
+
     @router.post("/drivers/{driver}/install")
     async def install(driver: str, principal: Annotated[Principal, requires(Role.ADMIN)],
                       key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
