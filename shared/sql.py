@@ -33,6 +33,9 @@ class Database(Protocol):
     def transaction(self) -> Any:
         """A context manager yielding a :class:`Transaction`, committed on exit, rolled back on error."""
 
+    def read_transaction(self) -> Any:
+        """Like :meth:`transaction`, for reading only: it never waits for (or blocks) a writer."""
+
     def close(self) -> None: ...
 
 
@@ -77,6 +80,18 @@ class SqliteDatabase:
                 raise
             cursor.execute("COMMIT")
 
+    @contextmanager
+    def read_transaction(self) -> Iterator[_SqliteTransaction]:
+        # A deferred transaction reads a WAL snapshot: open a second SqliteDatabase on the same file for
+        # readers, and they never queue behind the writer's lock.
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute("BEGIN")
+            try:
+                yield _SqliteTransaction(cursor)
+            finally:
+                cursor.execute("ROLLBACK")
+
     def close(self) -> None:
         self._conn.close()
 
@@ -107,6 +122,11 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTransaction]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield _PostgresTransaction(cursor)
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[_PostgresTransaction]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield _PostgresTransaction(cursor)
 
