@@ -1,59 +1,73 @@
-"""The connection list's SQL table: rows keyed by connection id, queried per tenant."""
+"""The connection list's SQL table: rows keyed by connection id, queried per tenant a page at a time."""
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from services.projections.adapters import pages, tables
+from services.projections.adapters.pages import decode_cursor, encode_cursor
 from services.projections.domain.connection_list import COLUMNS, Row
 from shared.sql import Transaction
 
+__all__ = ["SORTS", "SPEC", "ListQuery", "decode_cursor", "encode_cursor", "query"]
+
 TABLE = "connection_list"
 _INTEGER_COLUMNS = {"sync_done", "sync_total", "deletion_step", "version"}
-SORTABLE = ("name", "created_at", "updated_at", "status", "driver")
+
+SPEC = tables.TableSpec(
+    TABLE,
+    {c: ("int" if c in _INTEGER_COLUMNS else "text") for c in COLUMNS},
+    ("connection_id",),
+    {
+        "tenant_name": ("tenant_id", "name", "connection_id"),
+        "tenant_status": ("tenant_id", "status", "name", "connection_id"),
+        "tenant_driver": ("tenant_id", "driver", "name", "connection_id"),
+        "tenant_created": ("tenant_id", "created_at", "connection_id"),
+        "tenant_updated": ("tenant_id", "updated_at", "connection_id"),
+    },
+)
+
+# Each sort order ends in the key, so pages never skip or repeat a row; each has an index behind it.
+SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "connection_id"),
+    "status": ("status", "name", "connection_id"),
+    "driver": ("driver", "name", "connection_id"),
+    "created_at": ("created_at", "connection_id"),
+    "updated_at": ("updated_at", "connection_id"),
+}
+SORTABLE = tuple(SORTS)
+
+
+def _spec(table: str) -> tables.TableSpec:
+    return SPEC if table == TABLE else SPEC.named(table)
 
 
 def schema(table: str = TABLE) -> list[str]:
-    columns = ", ".join(
-        f"{c} {'BIGINT' if c in _INTEGER_COLUMNS else 'TEXT'}" + (" PRIMARY KEY" if c == "connection_id" else "")
-        for c in COLUMNS
-    )
-    return [
-        f"CREATE TABLE IF NOT EXISTS {table} ({columns})",
-        f"CREATE INDEX IF NOT EXISTS {table}_tenant_name ON {table} (tenant_id, name, connection_id)",
-        f"CREATE INDEX IF NOT EXISTS {table}_tenant_status ON {table} (tenant_id, status)",
-    ]
+    return _spec(table).ddl()
 
 
 def create_table(tx: Transaction, table: str = TABLE) -> None:
-    for statement in schema(table):
-        tx.execute(statement)
+    tables.create(tx, _spec(table))
 
 
 def load(tx: Transaction, connection_id: str, table: str = TABLE) -> Row | None:
-    tx.execute(f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE connection_id = ?", (connection_id,))
-    found = tx.fetchone()
-    return dict(zip(COLUMNS, found, strict=True)) if found else None
+    found = tables.load_many(tx, _spec(table), "connection_id", [connection_id])
+    return found[0] if found else None
 
 
 def save(tx: Transaction, row: Row, table: str = TABLE) -> None:
-    names = ", ".join(COLUMNS)
-    marks = ", ".join("?" for _ in COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "connection_id")
-    tx.execute(
-        f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (connection_id) DO UPDATE SET {updates}",
-        [row[c] for c in COLUMNS],
-    )
+    tables.upsert(tx, _spec(table), [row])
 
 
 def delete(tx: Transaction, connection_id: str, table: str = TABLE) -> None:
-    tx.execute(f"DELETE FROM {table} WHERE connection_id = ?", (connection_id,))
+    tables.delete(tx, _spec(table), [(connection_id,)])
 
 
 @dataclass(frozen=True)
 class ListQuery:
+    """One page of one tenant's list: filters, sort order, page size and the cursor of the previous page."""
+
     tenant_id: str
     status: str | None = None
     driver: str | None = None
@@ -62,52 +76,39 @@ class ListQuery:
     descending: bool = False
     limit: int = 50
     cursor: str | None = None
-
-
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError:
-        raise ValueError("invalid cursor") from None
-    if not isinstance(values, list) or len(values) != 2:
-        raise ValueError("invalid cursor")
-    return values
+    credential_state: str | None = None
+    last_sync_state: str | None = None
 
 
 def query(tx: Transaction, q: ListQuery, table: str = TABLE) -> tuple[list[Row], str | None]:
-    """One page of the tenant's list; keyset pagination on (sort column, connection id)."""
-    if q.sort not in SORTABLE:
-        raise ValueError(f"cannot sort by {q.sort!r}; use one of {', '.join(SORTABLE)}")
+    """One page of the tenant's list; keyset pagination on the sort columns."""
+    if q.sort not in SORTS:
+        raise ValueError(f"cannot sort by {q.sort!r}; use one of {', '.join(SORTS)}")
+    order = SORTS[q.sort]
     where, params = ["tenant_id = ?"], [q.tenant_id]
-    if q.status:
-        where.append("status = ?")
-        params.append(q.status)
-    if q.driver:
-        where.append("driver = ?")
-        params.append(q.driver)
+    for column in ("status", "driver", "credential_state", "last_sync_state"):
+        value = getattr(q, column)
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
     if q.text:
         where.append("LOWER(name) LIKE ?")
         params.append("%" + q.text.lower().replace("%", "").replace("_", "") + "%")
-    op, order = ("<", "DESC") if q.descending else (">", "ASC")
-    if q.cursor:
-        after_value, after_id = decode_cursor(q.cursor)
-        where.append(f"({q.sort} {op} ? OR ({q.sort} = ? AND connection_id {op} ?))")
-        params.extend([after_value, after_value, after_id])
-    tx.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE {' AND '.join(where)} "
-        f"ORDER BY {q.sort} {order}, connection_id {order} LIMIT ?",
-        [*params, q.limit + 1],
-    )
-    rows = [dict(zip(COLUMNS, r, strict=True)) for r in tx.fetchall()]
-    page, more = rows[: q.limit], len(rows) > q.limit
-    next_cursor = encode_cursor([page[-1][q.sort], page[-1]["connection_id"]]) if more and page else None
-    return page, next_cursor
+    after, after_params = pages.after(order, q.cursor, q.descending)
+    if after:
+        where.append(after)
+        params.extend(after_params)
+    spec = _spec(table)
+    tx.execute(f"{spec.select()} WHERE {' AND '.join(where)} ORDER BY {pages.order_by(order, q.descending)} LIMIT ?",
+               [*params, q.limit + 1])
+    return pages.page([spec.decode(r) for r in tx.fetchall()], q.limit, order)
 
 
 def all_rows(tx: Transaction, table: str = TABLE) -> list[Row]:
-    tx.execute(f"SELECT {', '.join(COLUMNS)} FROM {table} ORDER BY connection_id")
-    return [dict(zip(COLUMNS, r, strict=True)) for r in tx.fetchall()]
+    return tables.rows(tx, _spec(table))
+
+
+def count(tx: Transaction, tenant_id: str, table: str = TABLE) -> int:
+    tx.execute(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = ?", (tenant_id,))
+    found: Any = tx.fetchone()
+    return int(found[0]) if found else 0

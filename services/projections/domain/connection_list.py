@@ -1,7 +1,8 @@
 """The connection list, as pure functions: how each stored event changes one row.
 
 A row is a plain dict; ``None`` means the connection is not (or no longer) in the list. No I/O here: the
-projection runner loads the row, calls :func:`evolve`, and stores the result with its position.
+projection loads the row, calls :func:`evolve`, and stores the result with its position. Every value comes from
+the events (their timestamps included), never from the clock, so a rebuilt list equals the live one.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ Row = dict[str, Any]
 
 COLUMNS = (
     "connection_id", "tenant_id", "name", "driver", "status", "credential_state", "credential_reason",
-    "sync_state", "sync_job_id", "sync_done", "sync_total", "last_sync_at", "last_sync_error",
-    "deletion_step", "created_at", "updated_at", "version",
+    "credential_checked_at", "sync_state", "sync_job_id", "sync_done", "sync_total", "last_sync_state",
+    "last_sync_at", "last_sync_error", "deletion_step", "created_at", "updated_at", "version",
 )
 
+_FAILED = ("failed", "timed_out")
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+
+def iso(moment: datetime) -> str:
+    """Event times as fixed-width ISO text, so text order is time order in both databases."""
+    return moment.isoformat(timespec="microseconds")
 
 
 def evolve(row: Row | None, topic: str, event: Any) -> Row | None:
@@ -28,15 +32,16 @@ def evolve(row: Row | None, topic: str, event: Any) -> Row | None:
         return {
             "connection_id": str(event.originator_id), "tenant_id": event.tenant_id, "name": event.name,
             "driver": event.driver, "status": "active", "credential_state": "checking", "credential_reason": None,
-            "sync_state": None, "sync_job_id": None, "sync_done": None, "sync_total": None, "last_sync_at": None,
-            "last_sync_error": None, "deletion_step": None, "created_at": _iso(event.timestamp),
-            "updated_at": _iso(event.timestamp), "version": event.originator_version,
+            "credential_checked_at": None, "sync_state": None, "sync_job_id": None, "sync_done": None,
+            "sync_total": None, "last_sync_state": None, "last_sync_at": None, "last_sync_error": None,
+            "deletion_step": None, "created_at": iso(event.timestamp), "updated_at": iso(event.timestamp),
+            "version": event.originator_version,
         }
     if row is None or not topic.startswith("Connection."):
         return row
     if topic == "Connection.Deleted.v1":
         return None
-    row = {**row, "updated_at": _iso(event.timestamp), "version": event.originator_version}
+    row = {**row, "updated_at": iso(event.timestamp), "version": event.originator_version}
     match topic:
         case "Connection.Edited.v1":
             if event.name is not None:
@@ -72,6 +77,7 @@ def _job_moved(row: Row, topic: str, event: Any) -> None:
 
 def _job_ended(row: Row, event: Any) -> None:
     if event.kind == "check_credentials" and event.state != "cancelled":
+        row["credential_checked_at"] = iso(event.timestamp)
         if event.state == "succeeded":
             row["credential_state"], row["credential_reason"] = "verified", None
         elif event.error_type == "credentials_rejected":
@@ -79,6 +85,6 @@ def _job_ended(row: Row, event: Any) -> None:
         else:
             row["credential_state"], row["credential_reason"] = "check_failed", event.message
     elif event.kind == "sync" and row["sync_job_id"] == event.job_id:
-        row["sync_state"] = event.state
-        row["last_sync_at"] = _iso(event.timestamp)
-        row["last_sync_error"] = event.message if event.state in ("failed", "timed_out") else None
+        row["sync_state"] = row["last_sync_state"] = event.state
+        row["last_sync_at"] = iso(event.timestamp)
+        row["last_sync_error"] = event.message if event.state in _FAILED else None

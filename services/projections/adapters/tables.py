@@ -1,0 +1,180 @@
+"""Table specs shared by every view: one declaration gives the DDL, row (de)coding, upserts, digests and swaps.
+
+A view's rows are plain dicts. A :class:`TableSpec` says which columns a table has, of which kind, its key and
+its indexes; :meth:`TableSpec.named` gives the same table under another name, which is how a rebuild writes
+into shadow tables before swapping them in. SQL stays portable between SQLite and PostgreSQL (``?`` marks,
+``INSERT ... ON CONFLICT``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared.sql import Transaction
+
+Row = dict[str, Any]
+
+_SQL_TYPES = {"text": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION", "bool": "BIGINT", "json": "TEXT"}
+_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value (sorted keys, no spaces), so equal documents store, compare and digest equal."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A view table: ``columns`` maps name -> kind (text, int, float, bool, json); ``key`` is the primary key."""
+
+    name: str
+    columns: dict[str, str]
+    key: tuple[str, ...]
+    indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # suffix -> columns
+
+    def named(self, name: str) -> TableSpec:
+        """The same table under another name (shadow tables of a rebuild)."""
+        return replace(self, name=name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def index_name(self, suffix: str) -> str:
+        return f"{self.name}_{suffix}"
+
+    def ddl(self) -> list[str]:
+        """Idempotent ``CREATE`` statements for the table and its indexes."""
+        columns = ", ".join(f"{c} {_SQL_TYPES[kind]}" for c, kind in self.columns.items())
+        statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({columns}, PRIMARY KEY ({', '.join(self.key)}))"]
+        statements += [
+            f"CREATE INDEX IF NOT EXISTS {self.index_name(suffix)} ON {self.name} ({', '.join(cols)})"
+            for suffix, cols in self.indexes.items()
+        ]
+        return statements
+
+    # ----- row coding ---------------------------------------------------------------------------------------
+
+    def encode(self, row: Row) -> list[Any]:
+        """A row dict as SQL parameters in column order."""
+        values = []
+        for name, kind in self.columns.items():
+            value = row.get(name)
+            if value is not None and kind == "json":
+                value = canonical_json(value)
+            elif value is not None and kind == "bool":
+                value = int(bool(value))
+            values.append(value)
+        return values
+
+    def decode(self, values: Sequence[Any]) -> Row:
+        """A fetched SQL row as a dict, JSON parsed and booleans restored."""
+        row: Row = {}
+        for (name, kind), value in zip(self.columns.items(), values, strict=True):
+            if value is not None and kind == "json":
+                value = json.loads(value)
+            elif value is not None and kind == "bool":
+                value = bool(value)
+            row[name] = value
+        return row
+
+    def select(self) -> str:
+        return f"SELECT {', '.join(self.columns)} FROM {self.name}"
+
+
+def create(tx: Transaction, spec: TableSpec) -> None:
+    for statement in spec.ddl():
+        tx.execute(statement)
+
+
+def drop(tx: Transaction, spec: TableSpec) -> None:
+    tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
+
+
+def upsert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
+    """Insert or replace whole rows by key, in one round trip per call."""
+    params = [spec.encode(row) for row in rows]
+    if not params:
+        return
+    others = [c for c in spec.columns if c not in spec.key]
+    action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
+    tx.executemany(
+        f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({', '.join('?' for _ in spec.columns)}) "
+        f"ON CONFLICT ({', '.join(spec.key)}) {action}",
+        params,
+    )
+
+
+def insert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
+    """Append rows that are new by construction (audit entries, change lists)."""
+    params = [spec.encode(row) for row in rows]
+    if params:
+        tx.executemany(
+            f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({', '.join('?' for _ in spec.columns)})",
+            params,
+        )
+
+
+def delete(tx: Transaction, spec: TableSpec, keys: Iterable[Sequence[Any]]) -> None:
+    params = [list(k) for k in keys]
+    if params:
+        where = " AND ".join(f"{k} = ?" for k in spec.key)
+        tx.executemany(f"DELETE FROM {spec.name} WHERE {where}", params)
+
+
+def load_many(tx: Transaction, spec: TableSpec, column: str, values: Iterable[Any],
+              where: str = "", params: Sequence[Any] = ()) -> list[Row]:
+    """Rows whose ``column`` is one of ``values`` (plus an optional extra condition), in chunks."""
+    wanted = list(dict.fromkeys(values))
+    rows: list[Row] = []
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start:start + _IN_CHUNK]
+        extra = f" AND {where}" if where else ""
+        tx.execute(f"{spec.select()} WHERE {column} IN ({', '.join('?' for _ in chunk)}){extra}",
+                   [*chunk, *params])
+        rows += [spec.decode(r) for r in tx.fetchall()]
+    return rows
+
+
+def rows(tx: Transaction, spec: TableSpec, where: str = "", params: Sequence[Any] = ()) -> list[Row]:
+    """Every row (optionally filtered), in key order."""
+    clause = f" WHERE {where}" if where else ""
+    tx.execute(f"{spec.select()}{clause} ORDER BY {', '.join(spec.key)}", params)
+    return [spec.decode(r) for r in tx.fetchall()]
+
+
+def digest_lines(tx: Transaction, spec: TableSpec) -> Iterator[bytes]:
+    """Canonical lines of every row in key order: the input of a view's digest."""
+    tx.execute(f"{spec.select()} ORDER BY {', '.join(spec.key)}")
+    yield spec.name.encode() + b"\n"
+    for values in tx.fetchall():
+        yield canonical_json(list(spec.decode(values).values())).encode() + b"\n"
+
+
+def digest(tx: Transaction, specs: Iterable[TableSpec]) -> str:
+    """SHA-256 over every row of the tables, in key order; equal rows in any database give equal digests."""
+    hasher = hashlib.sha256()
+    for spec in specs:
+        for line in digest_lines(tx, spec):
+            hasher.update(line)
+    return hasher.hexdigest()
+
+
+def swap_in(tx: Transaction, dialect: str, shadow: TableSpec, live: TableSpec) -> None:
+    """Replace ``live`` by ``shadow`` (drop, rename, rename indexes) inside the caller's transaction."""
+    tx.execute(f"DROP TABLE IF EXISTS {live.name}")
+    tx.execute(f"ALTER TABLE {shadow.name} RENAME TO {live.name}")
+    if dialect == "postgres":
+        # Index names survive a rename; give them the live names so the next shadow can reuse its own.
+        tx.execute(f"ALTER INDEX IF EXISTS {shadow.name}_pkey RENAME TO {live.name}_pkey")
+        for suffix in live.indexes:
+            tx.execute(f"ALTER INDEX IF EXISTS {shadow.index_name(suffix)} RENAME TO {live.index_name(suffix)}")
+        return
+    # SQLite cannot rename an index: build the live-named ones and drop the shadow-named ones.
+    for suffix, cols in live.indexes.items():
+        tx.execute(f"DROP INDEX IF EXISTS {shadow.index_name(suffix)}")
+        tx.execute(f"CREATE INDEX IF NOT EXISTS {live.index_name(suffix)} ON {live.name} ({', '.join(cols)})")
