@@ -1,0 +1,40 @@
+"""The connection list view: one row per connection not deleted, for the Connections tab."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.projections.adapters import connection_list_table as table
+from services.projections.adapters.tables import Row, TableSpec
+from services.projections.domain import connection_list
+from services.projections.projection import Change, Recorded
+from services.projections.views.keyed import apply_keyed
+from shared.sql import Transaction
+
+TOPICS = frozenset({
+    "Connection.Created.v1", "Connection.Edited.v1", "Connection.Disabled.v1", "Connection.Enabled.v1",
+    "Connection.DeletionStarted.v1", "Connection.DeletionStepCompleted.v1", "Connection.Deleted.v1",
+    "Connection.JobRequested.v1", "Connection.JobStarted.v1", "Connection.JobProgressed.v1",
+    "Connection.JobEnded.v1",
+})
+
+
+class ConnectionListView:
+    name = "connection_list"
+    version = 2  # 2: credential check time and last sync outcome
+    topics = TOPICS
+
+    def __init__(self, spec: TableSpec = table.SPEC) -> None:
+        self.spec = spec
+
+    def tables(self) -> list[TableSpec]:
+        return [self.spec]
+
+    def on_tables(self, suffix: str) -> ConnectionListView:
+        return ConnectionListView(table.SPEC.named(table.SPEC.name + suffix))
+
+    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
+        def evolve(row: Row | None, recorded: Recorded) -> Row | None:
+            return connection_list.evolve(row, recorded.topic, recorded.event)
+
+        return apply_keyed(tx, self.name, self.spec, events, lambda r: str(r.event.originator_id), evolve)
