@@ -24,6 +24,13 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 DriverId = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
 ConnectionIds = Annotated[list[UUID], Field(min_length=1, max_length=500)]
 
+SEALED_CREDENTIALS = (
+    "credentials (a JSON object; its fields override those of `credentials`) sealed to the connections service's "
+    "public command key (GET /v1/contracts/command-key; X25519 + HKDF-SHA256 + AES-256-GCM, bound to the tenant; "
+    "recipe in docs/contracts.md). Required on the bus for secret fields: plaintext secrets there are refused "
+    "with reason `plaintext_secret_on_bus`."
+)
+
 # Fixed ids so the examples, the generated schemas and the docs agree with each other.
 _CONNECTION = "3f1c2a9e-8d4b-4f6a-9c1e-2b7d5e8a0f11"
 _OTHER_CONNECTION = "b8e2d7c4-1a3f-4e5b-8c9d-0f1e2d3c4b5a"
@@ -66,7 +73,11 @@ class CreateConnection(Message):
     connection_id: UUID | None = Field(default=None, description="chosen by the caller, or derived from the command id")
     name: Name
     driver: DriverId
-    credentials: dict[str, Any] = Field(default_factory=dict)
+    credentials: dict[str, Any] = Field(
+        default_factory=dict,
+        description="over HTTP: the whole form; on the bus: only fields that are not secret (see sealed_credentials)",
+    )
+    sealed_credentials: str | None = Field(default=None, max_length=65536, description=SEALED_CREDENTIALS)
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -94,6 +105,7 @@ class EditConnection(Message):
     name: Name | None = None
     driver: DriverId | None = Field(default=None, description="read-only: any other driver is refused")
     credentials: dict[str, Any] | None = None
+    sealed_credentials: str | None = Field(default=None, max_length=65536, description=SEALED_CREDENTIALS)
     settings: dict[str, Any] | None = None
 
 
