@@ -6,9 +6,12 @@ connection are serialised by optimistic concurrency and retried.
 
 from __future__ import annotations
 
+import copy
+import threading
+from dataclasses import replace
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -38,11 +41,40 @@ class Connections(Application[UUID]):
     """Create, edit, synchronize, disable, enable and delete connections; record what workers report."""
 
     name = "connections"
+    # Every create loads its tenant: a snapshot every 100 events keeps that load flat however many
+    # connections the tenant has.
+    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Tenant: 100}
 
     def __init__(self, catalog: DriverCatalog, vault: CredentialVault, env: dict[str, str] | None = None) -> None:
         super().__init__(env=env)
         self.catalog = catalog
         self.vault = vault
+        self._local = threading.local()  # the batch a thread is staging, if any
+
+    def execute_batch(self, commands: list[tuple[cmd.Message, UUID, Meta]]) -> list[CommandResult]:
+        """Run several commands and store all their events in one transaction.
+
+        Each command still sees the effects of the ones before it, is refused on its own, and is recorded
+        once per command id. If the transaction conflicts with another writer, the commands run again one
+        by one, so the outcome is always that of some serial order.
+        """
+        batch = _Batch()
+        self._local.batch = batch
+        try:
+            results = [self.execute(command, command_id, meta) for command, command_id, meta in commands]
+        finally:
+            self._local.batch = None
+        pending = batch.pending()
+        if not pending:
+            return results
+        try:
+            recordings = self.save(*pending)
+        except IntegrityError:
+            return [self.execute(command, command_id, meta) for command, command_id, meta in commands]
+        self._after_save(pending)
+        position = recordings[-1].notification.id
+        return [r.model_copy(update={"position": position}) if i in batch.staged else r
+                for i, r in enumerate(results)]
 
     def execute(self, command: cmd.Message, command_id: UUID, meta: Meta) -> CommandResult:
         """Run any command: the single entrance both HTTP and the bus use."""
@@ -191,7 +223,7 @@ class Connections(Application[UUID]):
             connection = self._find(Connection, report.connection_id)
             if connection is None:
                 return False
-            meta = Meta(connection.tenant_id, meta.actor, meta.correlation_id, meta.causation_id, meta.reason)
+            meta = replace(meta, tenant_id=connection.tenant_id)
             changed = self._apply_report(connection, report, meta)
             if not changed:
                 return False
@@ -326,6 +358,9 @@ class Connections(Application[UUID]):
         return self._once(command_id, command, meta, work)
 
     def _once(self, command_id: UUID, command: cmd.Message, meta: Meta, work: Work) -> CommandResult:
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            return self._stage(batch, command_id, command, meta, work)
         record_id = ProcessedCommand.id_for(meta.tenant_id, command_id)
         for _ in range(_RETRIES):
             previous = self._find(ProcessedCommand, record_id)
@@ -354,6 +389,29 @@ class Connections(Application[UUID]):
             return result.model_copy(update={"position": recordings[-1].notification.id})
         return _rejected(command_id, command, Conflict("too many concurrent changes; retry the command"))
 
+    def _stage(self, batch: _Batch, command_id: UUID, command: cmd.Message, meta: Meta, work: Work) -> CommandResult:
+        """Run one command of a batch against the batch's aggregates; undo its changes if it is refused."""
+        batch.begin()
+        record_id = ProcessedCommand.id_for(meta.tenant_id, command_id)
+        previous = self._find(ProcessedCommand, record_id)
+        if previous is not None:
+            return CommandResult.model_validate(previous.outcome)
+        try:
+            aggregates, result = work()
+        except ConnectionsError as refusal:
+            batch.rollback()
+            return _rejected(command_id, command, refusal)
+        changed = [a for a in aggregates if batch.changed(a)]
+        if not result.accepted or not changed:
+            batch.rollback()
+            return result
+        record = ProcessedCommand(
+            id=record_id, command_id=str(command_id), command_type=command.message_type,
+            outcome=result.model_dump(mode="json"), meta=meta.as_dict(),
+        )
+        batch.commit([*aggregates, record])
+        return result
+
     def _connection(self, connection_id: UUID, meta: Meta) -> Connection:
         connection = self._find(Connection, connection_id)
         if connection is None or connection.tenant_id != meta.tenant_id or connection.is_deleted:
@@ -377,11 +435,80 @@ class Connections(Application[UUID]):
         return mirror
 
     def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None and batch.has(aggregate_id):
+            aggregate = batch.get(aggregate_id)
+        else:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            if batch is not None:
+                batch.load(aggregate)
         return aggregate if isinstance(aggregate, kind) else None
+
+
+class _Batch:
+    """Aggregates shared by the commands of one batch, with an undo journal for the command being run."""
+
+    def __init__(self) -> None:
+        self._aggregates: dict[UUID, Aggregate] = {}
+        self._journal: dict[UUID, Aggregate] = {}
+        self._pending_at_begin: dict[UUID, int] = {}
+        self._command = -1
+        self.staged: set[int] = set()  # indexes of the commands whose changes are in the batch
+
+    def has(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._aggregates
+
+    def get(self, aggregate_id: UUID) -> Aggregate:
+        aggregate = self._aggregates[aggregate_id]
+        if aggregate_id not in self._journal:
+            # The first touch by this command: keep a copy to go back to if it is refused.
+            self._journal[aggregate_id] = _checkpoint(aggregate)
+            self._pending_at_begin[aggregate_id] = len(aggregate.pending_events)
+        return aggregate
+
+    def load(self, aggregate: Aggregate) -> None:
+        self._aggregates[aggregate.id] = aggregate
+        self._journal[aggregate.id] = _checkpoint(aggregate)
+        self._pending_at_begin[aggregate.id] = 0
+
+    def begin(self) -> None:
+        """The next command of the batch starts."""
+        self._command += 1
+        self._journal, self._pending_at_begin = {}, {}
+
+    def changed(self, aggregate: Aggregate) -> bool:
+        return len(aggregate.pending_events) > self._pending_at_begin.get(aggregate.id, 0)
+
+    def rollback(self) -> None:
+        for aggregate_id, before in self._journal.items():
+            self._aggregates[aggregate_id] = before
+
+    def commit(self, aggregates: list[Aggregate]) -> None:
+        for aggregate in aggregates:
+            self._aggregates[aggregate.id] = aggregate
+        self.staged.add(self._command)
+
+    def pending(self) -> list[Aggregate]:
+        return [a for a in self._aggregates.values() if a.pending_events]
+
+
+def _checkpoint(aggregate: Aggregate) -> Aggregate:
+    """A copy of the aggregate's state that shares (a copy of the list of) its pending events.
+
+    Pending events are immutable, so copying the list is enough; deep-copying them would make a batch of
+    n commands on one aggregate cost n squared.
+    """
+    pending = aggregate._pending_events  # noqa: SLF001 - the library's own attribute for them
+    aggregate._pending_events = []  # noqa: SLF001
+    try:
+        copied = copy.deepcopy(aggregate)
+    finally:
+        aggregate._pending_events = pending  # noqa: SLF001
+    copied._pending_events = list(pending)  # noqa: SLF001
+    return copied
 
 
 def _new_job_id() -> str:

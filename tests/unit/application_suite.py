@@ -37,7 +37,8 @@ from services.connections.domain.mirror import DataModelMirror
 from services.connections.domain.tenant import Tenant
 from tests.unit.fakes import InMemoryVault
 
-MakeApp = Callable[[], Connections]
+MakeApp = Callable[..., Connections]
+"""Builds an application on the suite's store; ``catalog=`` replaces the driver catalog."""
 
 TENANT = "acme"
 OTHER_TENANT = "globex"
@@ -604,7 +605,7 @@ class ApplicationSuite:
             "Connection.DeletionStepCompleted.v1", "Connection.DeletionStepCompleted.v1", "Connection.Deleted.v1",
         ]
         assert "DataModelMirror.Cleared.v1" in topics(app, before)
-        assert str(connection_id) not in tenant_of(app).connections["shopify"]
+        assert tenant_of(app).connection_counts["shopify"] == 0
         with pytest.raises(ConnectionsError) as erased:
             app.vault.open(connection_id, {"v": 1, "ciphertext": "irrelevant"})
         assert erased.value.reason_code == "secrets_erased"
@@ -654,7 +655,7 @@ class ApplicationSuite:
 
         assert outcomes(result) == [(Outcome.DONE, None), (Outcome.DONE, None)]
         assert connection(app, first).is_deleted and connection(app, second).is_deleted
-        assert tenant_of(app).connections == {"pos": [], "shopify": []}
+        assert tenant_of(app).connection_counts == {"pos": 0, "shopify": 0}
 
     def test_a_deleted_connection_is_gone_and_deleting_it_again_changes_nothing(self, app: Connections) -> None:
         connection_id, _ = create(app, "pos", "Till 1")
@@ -903,7 +904,7 @@ class ApplicationSuite:
         assert connection(app, main).status is Status.DELETED
         gone = run(app, cmd.EditConnection(connection_id=main, name="Back"))
         assert gone.reason_code == "not_found"
-        assert tenant_of(app).connections == {"shopware6": [], "shopify": [str(outlet)]}
+        assert tenant_of(app).connection_counts == {"shopware6": 0, "shopify": 1}
         steps = [n for n in app.recorder.select_notifications(1, 10_000)
                  if n.originator_id == main and n.topic == "Connection.DeletionStepCompleted.v1"]
         assert [re.search(rb'"step":"(\w+)"', n.state).group(1) for n in steps] == [  # type: ignore[union-attr]
@@ -979,3 +980,101 @@ def _serial_outcomes() -> frozenset[tuple[Any, ...]]:
         possible.add((_signature(app, connection_id), tuple(answers)))
         app.close()
     return frozenset(possible)
+
+
+class BatchSuite:
+    """Several commands stored in one transaction behave as if they had run one by one."""
+
+    @pytest.fixture
+    def make_app(self) -> Iterator[MakeApp]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def app(self, make_app: MakeApp) -> Connections:
+        return make_app()
+
+    def test_a_batch_stores_all_its_commands_in_one_transaction_and_each_sees_the_ones_before(
+        self, app: Connections
+    ) -> None:
+        create_id = uuid4()
+        before = position(app)
+        results = app.execute_batch([
+            (cmd.InstallDriver(driver="pos"), uuid4(), meta()),
+            (cmd.CreateConnection(name="Till", driver="pos"), create_id, meta()),
+        ])
+        assert [r.accepted for r in results] == [True, True]
+        connection_id = results[1].items[0].connection_id
+        assert connection_id is not None
+        assert results[0].position == results[1].position == position(app)
+        assert connection(app, connection_id).name == "Till"
+        assert "Tenant.DriverInstalled.v1" in topics(app, before)
+
+        follow_up = app.execute_batch([
+            (cmd.DisableConnections(connection_ids=[connection_id]), uuid4(), meta()),
+            (cmd.DeleteConnections(connection_ids=[connection_id]), uuid4(), meta()),
+            (cmd.UninstallDriver(driver="pos"), uuid4(), meta()),
+        ])
+        assert [r.accepted for r in follow_up] == [True, True, True]
+        assert connection(app, connection_id).status is Status.DELETED
+        assert tenant_drivers(app, TENANT) == {}
+
+    def test_a_refused_command_in_a_batch_leaves_no_trace_and_the_others_go_on(self, app: Connections) -> None:
+        install(app, "pos")
+        before = position(app)
+        results = app.execute_batch([
+            (cmd.CreateConnection(name="Till 1", driver="pos"), uuid4(), meta()),
+            (cmd.UninstallDriver(driver="pos"), uuid4(), meta()),  # refused: the driver is in use now
+            (cmd.CreateConnection(name="Bad", driver="shopware6", credentials={"url": "nope"}), uuid4(), meta()),
+            (cmd.CreateConnection(name="Till 2", driver="pos"), uuid4(), meta()),
+        ])
+        assert [(r.accepted, r.reason_code) for r in results] == [
+            (True, None), (False, "driver_in_use"), (False, "driver_not_installed"), (True, None),
+        ]
+        stored = topics(app, before)
+        assert stored.count("Connection.Created.v1") == 2
+        assert "Tenant.DriverUninstalled.v1" not in stored
+        assert tenant_of(app).connection_counts == {"pos": 2}
+
+    def test_a_command_repeated_within_and_across_batches_applies_once(self, app: Connections) -> None:
+        install(app, "pos")
+        command_id = uuid4()
+        create = cmd.CreateConnection(name="Till", driver="pos")
+        first = app.execute_batch([(create, command_id, meta()), (create, command_id, meta())])
+        again = app.execute_batch([(create, command_id, meta())])
+        assert first[0].items == first[1].items == again[0].items
+        assert tenant_of(app).connection_counts == {"pos": 1}
+
+    def test_a_batch_that_conflicts_with_another_writer_runs_again_one_by_one(
+        self, app: Connections, make_app: MakeApp
+    ) -> None:
+        install(app, "pos")
+        connection_id, _ = create(app, "pos", "Till")
+        other = make_app()  # a second process on the same store
+        meddling = make_app(catalog=_MeddlingCatalog(lambda: run(
+            other, cmd.DisableConnections(connection_ids=[connection_id]))))
+
+        results = meddling.execute_batch([
+            (cmd.EditConnection(connection_id=connection_id, name="Till (front)", settings={}), uuid4(), meta()),
+            (cmd.EnableConnections(connection_ids=[connection_id]), uuid4(), meta()),
+        ])
+
+        # The other writer's disable came between the batch's reads and its save: the batch ran again one by
+        # one, after the disable, so enabling found the connection inactive and did enable it.
+        assert [r.accepted for r in results] == [True, True]
+        assert outcomes(results[1]) == [(Outcome.DONE, None)]
+        final = connection(app, connection_id)
+        assert (final.name, final.status) == ("Till (front)", Status.ACTIVE)
+        assert topics(app).count("Connection.Disabled.v1") == 1
+
+
+class _MeddlingCatalog(PydanticCatalog):
+    """The real catalog, except that the first settings check lets another writer change the store."""
+
+    def __init__(self, meddle: Callable[[], object]) -> None:
+        self._meddle: Callable[[], object] | None = meddle
+
+    def validate_settings(self, driver: str, data: dict[str, Any]) -> dict[str, Any]:
+        if self._meddle is not None:
+            meddle, self._meddle = self._meddle, None
+            meddle()
+        return super().validate_settings(driver, data)

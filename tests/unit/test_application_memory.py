@@ -8,6 +8,7 @@ import pytest
 
 from services.connections.adapters.catalog import PydanticCatalog
 from services.connections.application import Connections
+from services.connections.ports import DriverCatalog
 from tests.unit.application_suite import ApplicationSuite, MakeApp
 from tests.unit.fakes import InMemoryVault
 
@@ -17,8 +18,8 @@ class TestApplicationInMemory(ApplicationSuite):
     def make_app(self) -> Iterator[MakeApp]:
         apps: list[Connections] = []
 
-        def make() -> Connections:
-            app = Connections(PydanticCatalog(), InMemoryVault(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        def make(catalog: DriverCatalog | None = None) -> Connections:
+            app = Connections(catalog or PydanticCatalog(), InMemoryVault(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
             apps.append(app)
             return app
 

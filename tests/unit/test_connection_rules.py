@@ -756,7 +756,7 @@ def test_a_connection_through_an_installed_driver_is_counted_for_that_driver() -
 
     new = then(tenant)
     assert names(new) == ["ConnectionAdded"]
-    assert tenant.connections == {"shopware6": [str(CONNECTION_ID)]}
+    assert tenant.connection_counts == {"shopware6": 1}
 
 
 # ----- data model mirror -------------------------------------------------------------------------------

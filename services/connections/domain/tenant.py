@@ -23,7 +23,9 @@ class Tenant(Aggregate):
     def __init__(self, id: UUID, tenant_id: str, meta: dict[str, Any]) -> None:
         self.tenant_id = tenant_id
         self.drivers: dict[str, str] = {}  # driver id -> installed version
-        self.connections: dict[str, list[str]] = {}  # driver id -> connection ids not yet deleted
+        # Driver id -> number of connections not yet deleted. A count, not the ids: the tenant is loaded for
+        # every create, so its state (and snapshot) must stay small however many connections it has.
+        self.connection_counts: dict[str, int] = {}
 
     def install(self, driver: str, version: str, meta: dict[str, Any]) -> bool:
         if driver in self.drivers:
@@ -34,15 +36,15 @@ class Tenant(Aggregate):
     @event("DriverInstalled", topic="Tenant.DriverInstalled.v1")
     def _installed(self, driver: str, version: str, meta: dict[str, Any]) -> None:
         self.drivers[driver] = version
-        self.connections.setdefault(driver, [])
+        self.connection_counts.setdefault(driver, 0)
 
     def uninstall(self, driver: str, meta: dict[str, Any]) -> bool:
         if driver not in self.drivers:
             return False
-        in_use = self.connections.get(driver, [])
+        in_use = self.connection_counts.get(driver, 0)
         if in_use:
             raise RuleViolated(
-                f"driver {driver!r} is used by {len(in_use)} connection(s); delete them before uninstalling",
+                f"driver {driver!r} is used by {in_use} connection(s); delete them before uninstalling",
                 "driver_in_use",
             )
         self._uninstalled(driver, meta)
@@ -51,7 +53,7 @@ class Tenant(Aggregate):
     @event("DriverUninstalled", topic="Tenant.DriverUninstalled.v1")
     def _uninstalled(self, driver: str, meta: dict[str, Any]) -> None:
         del self.drivers[driver]
-        self.connections.pop(driver, None)
+        self.connection_counts.pop(driver, None)
 
     def require_installed(self, driver: str) -> None:
         if driver not in self.drivers:
@@ -63,12 +65,13 @@ class Tenant(Aggregate):
 
     @event("ConnectionAdded", topic="Tenant.ConnectionAdded.v1")
     def _connection_added(self, driver: str, connection_id: str, meta: dict[str, Any]) -> None:
-        self.connections.setdefault(driver, []).append(connection_id)
+        self.connection_counts[driver] = self.connection_counts.get(driver, 0) + 1
 
     def remove_connection(self, driver: str, connection_id: UUID, meta: dict[str, Any]) -> None:
-        if str(connection_id) in self.connections.get(driver, []):
+        """Called once per connection, by the last deletion step (which never runs twice)."""
+        if self.connection_counts.get(driver, 0) > 0:
             self._connection_removed(driver, str(connection_id), meta)
 
     @event("ConnectionRemoved", topic="Tenant.ConnectionRemoved.v1")
     def _connection_removed(self, driver: str, connection_id: str, meta: dict[str, Any]) -> None:
-        self.connections[driver].remove(connection_id)
+        self.connection_counts[driver] -= 1
