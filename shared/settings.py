@@ -144,6 +144,7 @@ class Settings(BaseSettings):
                 "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": "10",
                 **(cipher if self.cipher_key else {}),
+                **self._cache_env(),
             }
         if not self.database_url:
             raise ValueError("OMNI_DATABASE_URL is required when OMNI_STORE=postgres")
