@@ -19,6 +19,7 @@ from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings, Store
 from shared.sql import open_database
+from shared.tracing import configure_tracing, instrument_http
 
 log = get_logger(__name__)
 
@@ -56,8 +57,10 @@ def rebuild_view(settings: Settings, view: str,
 def run_projections(settings: Settings) -> None:
     """Runs the projections and serves the query API until SIGTERM."""
     configure_logging(settings.log_json)
+    configure_tracing("connections-projections", settings.traces_exporter)
     side = build_read_side(settings)
     api = create_app(side, StaticTokens(settings.api_tokens))
+    instrument_http(api)
     config = uvicorn.Config(api, host=settings.http_host, port=settings.query_port, log_level="warning",
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)

@@ -18,7 +18,7 @@ Row = dict[str, Any]
 
 TOPICS = frozenset({
     "Connection.Created.v1", "Connection.Edited.v1", "Connection.JobRequested.v1", "Connection.JobStarted.v1",
-    "Connection.JobEnded.v1", "Connection.Disabled.v1", "Connection.Enabled.v1", "Connection.DeletionStarted.v1",
+    "Connection.JobRetried.v1", "Connection.JobEnded.v1", "Connection.Disabled.v1", "Connection.Enabled.v1", "Connection.DeletionStarted.v1",
     "Connection.DeletionStepCompleted.v1", "Connection.Deleted.v1", "DataModelMirror.Created.v1",
     "DataModelMirror.Synced.v1", "DataModelMirror.Cleared.v1", "Tenant.Created.v1", "Tenant.DriverInstalled.v1",
     "Tenant.DriverUninstalled.v1",
@@ -86,6 +86,11 @@ def _tell(topic: str, event: Any, subject: Row, secrets: Collection[str] | None)
         case "Connection.JobStarted.v1":
             return (f"{_KIND.get(event.kind, event.kind)} started" + (f" by worker {event.worker}" if event.worker else ""),
                     {"job_id": event.job_id, "kind": event.kind, "worker": event.worker})
+        case "Connection.JobRetried.v1":
+            return (f"{_KIND.get(event.kind, event.kind)} attempt {event.attempt - 1} failed ({event.error_type}: "
+                    f"{event.message}); trying again as attempt {event.attempt}",
+                    {"job_id": event.job_id, "kind": event.kind, "attempt": event.attempt,
+                     "error_type": event.error_type, "message": event.message})
         case "Connection.JobEnded.v1":
             return _job_ended(event)
         case "Connection.Disabled.v1":

@@ -54,7 +54,8 @@ def evolve(row: Row | None, topic: str, event: Any) -> Row | None:
             row["status"], row["deletion_step"] = "deleting", 0
         case "Connection.DeletionStepCompleted.v1":
             row["deletion_step"] = event.number
-        case "Connection.JobRequested.v1" | "Connection.JobStarted.v1" | "Connection.JobProgressed.v1":
+        case ("Connection.JobRequested.v1" | "Connection.JobStarted.v1" | "Connection.JobProgressed.v1"
+              | "Connection.JobRetried.v1"):
             _job_moved(row, topic, event)
         case "Connection.JobEnded.v1":
             _job_ended(row, event)
@@ -69,7 +70,11 @@ def _job_moved(row: Row, topic: str, event: Any) -> None:
         return
     if topic == "Connection.JobRequested.v1":
         row.update(sync_state="requested", sync_job_id=event.job_id, sync_done=None, sync_total=None)
-    elif row["sync_job_id"] == event.job_id:
+    elif row["sync_job_id"] != event.job_id:
+        return
+    elif topic == "Connection.JobRetried.v1":
+        row.update(sync_state="requested", sync_done=None, sync_total=None)
+    else:
         row["sync_state"] = "running"
         if topic == "Connection.JobProgressed.v1":
             row["sync_done"], row["sync_total"] = event.done, event.total

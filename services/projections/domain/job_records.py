@@ -15,7 +15,7 @@ Record = dict[str, Any]
 
 JOB_TOPICS = frozenset({
     "Connection.JobRequested.v1", "Connection.JobStarted.v1", "Connection.JobProgressed.v1",
-    "Connection.JobEnded.v1",
+    "Connection.JobRetried.v1", "Connection.JobEnded.v1",
 })
 OPEN_STATES = ("requested", "running")
 
@@ -55,6 +55,10 @@ def evolve(record: Record | None, topic: str, event: Any) -> Record:
     elif topic == "Connection.JobProgressed.v1":
         record.update(state="running", done=event.done, total=event.total)
         record["started_at"] = record["started_at"] or at
+    elif topic == "Connection.JobRetried.v1":
+        # Waiting for its next attempt; the failure that caused it stays visible until the job moves on.
+        record.update(state="requested", attempt=event.attempt, done=None, total=None, error_type=event.error_type,
+                      retryable=True, message=event.message)
     elif topic == "Connection.JobEnded.v1":
         record.update(state=str(event.state), ended_at=at, error_type=event.error_type, retryable=event.retryable,
                       message=event.message)

@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from services.projections.entrypoints import schemas
 from services.projections.read_side import ReadSide
 from shared.auth import Principal, Role
+from shared.health import run_checks
 from shared.http import error_body
+from shared.metrics import exposition
 
 READY_LAG_SECONDS = 30.0  # a view further behind than this makes the process not ready
 
@@ -52,7 +54,10 @@ def admin_routes(side: ReadSide, requires: Callable[[Role], Any]) -> APIRouter:
 
     @router.get("/health/ready", response_model=schemas.Ready)
     async def ready() -> Any:
-        """Each view's lag behind the store; 503 when one is more than 30 s behind."""
+        """Each view's lag behind the store; 503 when one is more than 30 s behind or the store does not answer."""
+        ok, checks = await run_checks({"store": lambda: side.lag()})  # reachable within a bound, or not ready
+        if not ok:
+            return JSONResponse(status_code=503, content={"status": "store_unreachable", "checks": checks})
         head, lags = await side.lag()
         worst_seconds = max((lag.seconds for lag in lags), default=0.0)
         body = {
@@ -66,6 +71,6 @@ def admin_routes(side: ReadSide, requires: Callable[[Role], Any]) -> APIRouter:
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
         """Prometheus text: positions, lag in events and seconds, batches, rebuild progress, streams."""
-        return PlainTextResponse(await side.metrics(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(await side.metrics() + exposition()[0].decode(), media_type="text/plain; version=0.0.4")
 
     return router

@@ -15,7 +15,7 @@ TOPICS = frozenset({
     "Connection.Created.v1", "Connection.Edited.v1", "Connection.Disabled.v1", "Connection.Enabled.v1",
     "Connection.DeletionStarted.v1", "Connection.DeletionStepCompleted.v1", "Connection.Deleted.v1",
     "Connection.JobRequested.v1", "Connection.JobStarted.v1", "Connection.JobProgressed.v1",
-    "Connection.JobEnded.v1",
+    "Connection.JobRetried.v1", "Connection.JobEnded.v1",
 })
 
 
