@@ -1,0 +1,42 @@
+"""The views' pure rules that need no storage: masking, and what the timeline says of secrets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from uuid import uuid4
+
+from services.projections.domain import audit, connection_status
+from services.projections.domain.connection_status import MASK, masked
+
+
+def test_settings_fields_named_like_a_drivers_secret_are_masked_at_any_depth() -> None:
+    settings = {"password": "p", "production": {"bm_password": "b", "host": "h"}, "language": "de", "empty": None}
+    assert masked(settings, {"password", "production.bm_password"}) == {
+        "password": MASK, "production": {"bm_password": MASK, "host": "h"}, "language": "de", "empty": None}
+
+
+def test_settings_of_an_unknown_driver_are_masked_entirely() -> None:
+    assert masked({"a": 1, "b": {"c": "x"}}, None) == {"a": MASK, "b": {"c": MASK}}
+
+
+def test_the_timeline_tells_a_credential_change_only_by_its_fingerprint() -> None:
+    event = SimpleNamespace(
+        originator_id=uuid4(), originator_version=3, timestamp=datetime.now(UTC), name=None, settings=None,
+        credentials={"v": 1, "ciphertext": "SEALED"}, credentials_fingerprint="0123456789abcdef",
+        meta={"tenant_id": "t", "actor": "bob", "correlation_id": "c", "causation_id": None, "reason": None},
+    )
+    entry = audit.entry(7, "Connection.Edited.v1", event, {"name": "Shop", "driver": "shopware6"})
+    assert entry is not None
+    assert entry["summary"] == "bob edited connection 'Shop': credentials changed (fingerprint 0123456789ab…)"
+    assert "SEALED" not in str(entry)
+
+
+def test_a_status_document_never_takes_the_sealed_credentials() -> None:
+    event = SimpleNamespace(
+        originator_id=uuid4(), originator_version=1, timestamp=datetime.now(UTC), tenant_id="t", name="Shop",
+        driver="shopware6", settings={}, credentials={"v": 1, "ciphertext": "SEALED"},
+        credentials_fingerprint="f" * 16, meta={"tenant_id": "t", "actor": "a"},
+    )
+    document = connection_status.evolve(None, "Connection.Created.v1", event, frozenset())
+    assert document is not None and "SEALED" not in str(document)
