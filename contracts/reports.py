@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from contracts.datamodel import DataModel
+from contracts.datamodel import Attribute, AttributeSet, DataModel
 from contracts.envelope import Message
 
 _JOB = "c4d5e6f7-a8b9-4c0d-8e1f-2a3b4c5d6e7f"
@@ -96,6 +96,43 @@ class JobSucceeded(JobReport):
     message_type = "JobSucceeded"
 
     data_model: DataModel | None = None
+    model_chunks: int | None = Field(
+        default=None, ge=1, description="a large model came in this many ModelChunk reports before this one"
+    )
+    model_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the whole chunked model (canonical JSON)"
+    )
+
+
+class ModelChunk(JobReport):
+    """One part of a data model too large for one Kafka message (the default limit is 1 MB).
+
+    Sent by a sync's worker before ``JobSucceeded``, in order, on the same key. The connections service keeps
+    the chunks until ``JobSucceeded`` names their count and the SHA-256 of the whole model, then checks the
+    hash of the reassembled model before mirroring it; a model that does not match fails the job.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": _JOB,
+                    "connection_id": _CONNECTION,
+                    "index": 0,
+                    "count": 2,
+                    "attributes": [{"code": "color", "labels": {"default": "Color"}, "type": "select"}],
+                    "attribute_sets": [],
+                }
+            ]
+        }
+    )
+
+    message_type = "ModelChunk"
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    attributes: list[Attribute] = Field(default_factory=list)
+    attribute_sets: list[AttributeSet] = Field(default_factory=list)
 
 
 class JobFailed(JobReport):
@@ -128,4 +165,4 @@ class JobFailed(JobReport):
     message: str = Field(max_length=2000)
 
 
-ALL_REPORTS: tuple[type[JobReport], ...] = (JobStarted, JobProgressed, JobSucceeded, JobFailed)
+ALL_REPORTS: tuple[type[JobReport], ...] = (JobStarted, JobProgressed, ModelChunk, JobSucceeded, JobFailed)

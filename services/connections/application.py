@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import replace
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -28,7 +28,10 @@ from services.connections.domain.jobs import Job, JobKind
 from services.connections.domain.meta import Meta
 from services.connections.domain.mirror import DataModelMirror
 from services.connections.domain.tenant import Tenant
-from services.connections.ports import CredentialVault, DriverCatalog
+from services.connections.ports import CredentialVault, DriverCatalog, ModelStaging
+from services.connections.adapters.staging import InMemoryModelStaging
+from contracts.chunking import join_model, model_digest
+from contracts.datamodel import DataModel
 
 A = TypeVar("A", bound=Aggregate)
 _CONNECTION_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:connection")
@@ -45,10 +48,14 @@ class Connections(Application[UUID]):
     # connections the tenant has.
     snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Tenant: 100}
 
-    def __init__(self, catalog: DriverCatalog, vault: CredentialVault, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, catalog: DriverCatalog, vault: CredentialVault, env: dict[str, str] | None = None,
+        staging: ModelStaging | None = None,
+    ) -> None:
         super().__init__(env=env)
         self.catalog = catalog
         self.vault = vault
+        self.staging = staging or InMemoryModelStaging()
         self._local = threading.local()  # the batch a thread is staging, if any
 
     def execute_batch(self, commands: list[tuple[cmd.Message, UUID, Meta]]) -> list[CommandResult]:
@@ -215,6 +222,16 @@ class Connections(Application[UUID]):
         tenant = self._find(Tenant, Tenant.id_for(tenant_id))
         return dict(tenant.drivers) if tenant is not None else {}
 
+    def deleted_connections(self, page: int = 1000) -> Iterator[UUID]:
+        """Every connection whose deletion completed, in store order (their data keys must be gone)."""
+        start = 1
+        while True:
+            found = self.recorder.select_notifications(start, page, topics=["Connection.Deleted.v1"])
+            yield from (n.originator_id for n in found)  # type: ignore[misc]
+            if len(found) < page:
+                return
+            start = found[-1].id + 1
+
     # ----- reports from driver workers ---------------------------------------------------------------------
 
     def record_report(self, report: reports.JobReport, meta: Meta) -> bool:
@@ -232,6 +249,8 @@ class Connections(Application[UUID]):
             except IntegrityError:
                 continue
             self._after_save(changed)
+            if isinstance(report, reports.JobSucceeded | reports.JobFailed):
+                self.staging.forget(str(report.job_id), report.attempt)
             return True
         raise Conflict(f"connection {report.connection_id} kept changing; report {report.job_id} not applied")
 
@@ -248,7 +267,18 @@ class Connections(Application[UUID]):
         if not connection.is_current_attempt(job_id, report.attempt):
             return []  # a late report of a job that ended, was cancelled or is being tried again
         extra: list[Aggregate] = []
-        if isinstance(report, reports.JobStarted):
+        if isinstance(report, reports.ModelChunk):
+            part = DataModel(attributes=tuple(report.attributes), attribute_sets=tuple(report.attribute_sets))
+            self.staging.put(job_id, report.attempt, report.index, part)
+        elif isinstance(report, reports.JobSucceeded) and report.model_chunks:
+            problem = self._reassemble(job_id, report)
+            if isinstance(problem, str):
+                connection.record_failed(job_id, "model_incomplete", True, problem, meta)
+            else:
+                job = connection.record_succeeded(job_id, meta)
+                if job is not None:
+                    extra = self._after_success(connection, job, problem, meta)
+        elif isinstance(report, reports.JobStarted):
             connection.record_started(job_id, report.worker, meta)
         elif isinstance(report, reports.JobProgressed):
             connection.record_progress(job_id, report.done, report.total, datetime.now(UTC), meta)
@@ -261,6 +291,17 @@ class Connections(Application[UUID]):
             if job is not None:
                 extra = self._after_success(connection, job, report, meta)
         return [connection, *extra] if connection.pending_events or extra else []
+
+    def _reassemble(self, job_id: str, report: reports.JobSucceeded) -> reports.JobSucceeded | str:
+        """The report with its chunked model put back together, or why that failed (the sync is retried)."""
+        assert report.model_chunks is not None
+        parts = self.staging.parts(job_id, report.attempt, report.model_chunks)
+        if parts is None:
+            return f"the data model's {report.model_chunks} chunks did not all arrive"
+        model = join_model(parts)
+        if model_digest(model) != report.model_sha256:
+            return "the reassembled data model does not match its SHA-256"
+        return report.model_copy(update={"data_model": model})
 
     def _after_success(
         self, connection: Connection, job: Job, report: reports.JobSucceeded, meta: Meta

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 from uuid import UUID
 
+from contracts.datamodel import DataModel
+
 
 class DriverCatalog(Protocol):
     """The drivers this platform offers, with their credential and settings schemas."""
@@ -39,3 +41,15 @@ class CredentialVault(Protocol):
 
     def shred(self, connection_id: UUID) -> None:
         """Destroy the connection's data key: its credentials become unrecoverable everywhere."""
+
+
+class ModelStaging(Protocol):
+    """Keeps the chunks of a large data model until its job's final report arrives."""
+
+    def put(self, job_id: str, attempt: int, index: int, part: DataModel) -> None: ...
+
+    def parts(self, job_id: str, attempt: int, count: int) -> list[DataModel] | None:
+        """The parts in order, or None when any is missing."""
+
+    def forget(self, job_id: str, attempt: int) -> None:
+        """Drop the job's parts once its final report was recorded."""

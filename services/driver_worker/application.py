@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from contracts.drivers import CATALOG
 from contracts.jobs import DriverJob, JobKind
-from contracts.reports import JobFailed, JobProgressed, JobStarted, JobSucceeded
+from contracts.chunking import model_digest, needs_chunks, split_model
+from contracts.reports import JobFailed, JobProgressed, JobStarted, JobSucceeded, ModelChunk
 from services.driver_worker.domain.errors import DriverError
 from services.driver_worker.drivers.base import Driver
 from services.driver_worker.ports import Reporter
@@ -138,7 +139,14 @@ class JobRunner:
                 await progress.send(reporter, job)
 
         model = await self.driver.fetch_model(credentials, settings, report_progress)
-        return JobSucceeded(data_model=model, **ids)
+        if not needs_chunks(model):
+            return JobSucceeded(data_model=model, **ids)
+        # Too large for one Kafka message: the model goes in chunks, the final report names them and its hash.
+        parts = split_model(model)
+        for index, part in enumerate(parts):
+            await reporter.report(ModelChunk(index=index, count=len(parts), attributes=list(part.attributes),
+                                             attribute_sets=list(part.attribute_sets), **ids))
+        return JobSucceeded(model_chunks=len(parts), model_sha256=model_digest(model), **ids)
 
 
 class _Progress:

@@ -27,6 +27,7 @@ from contracts import commands as cmd
 from contracts import reports
 from contracts.datamodel import Attribute, AttributeSet, AttributeType, DataModel
 from contracts.results import CommandResult, Outcome
+from contracts.chunking import model_digest, split_model
 from services.connections.adapters.catalog import MASK, PydanticCatalog
 from services.connections.application import Connections
 from services.connections.domain.connection import MAX_JOB_ATTEMPTS, Connection, CredentialState, Status
@@ -712,6 +713,45 @@ class ApplicationSuite:
         assert report(app, reports.JobSucceeded(job_id=sync, connection_id=connection_id, attempt=2, data_model=MODEL))
         assert connection(app, connection_id).jobs == {}
 
+    def test_a_large_model_sent_in_chunks_is_reassembled_checked_and_mirrored(self, app: Connections) -> None:
+        connection_id = establish(app, synced=False)
+        sync = job_of(app, connection_id, JobKind.SYNC)
+        assert sync is not None
+        large = _large_model(3_000)
+        parts = split_model(large, chunk_bytes=50_000)
+        assert len(parts) > 3
+
+        for index, part in enumerate(parts):
+            report(app, reports.ModelChunk(job_id=sync, connection_id=connection_id, index=index, count=len(parts),
+                                           attributes=list(part.attributes), attribute_sets=list(part.attribute_sets)))
+        assert report(app, reports.JobSucceeded(job_id=sync, connection_id=connection_id, model_chunks=len(parts),
+                                                model_sha256=model_digest(large)))
+
+        mirror = app.repository.get(DataModelMirror.id_for(connection_id))
+        assert len(mirror.attributes) == 3_000 and len(mirror.attribute_sets) == 300
+        assert connection(app, connection_id).jobs == {}
+
+    @pytest.mark.parametrize("fault", ["missing_chunk", "wrong_hash"])
+    def test_a_chunked_model_that_does_not_add_up_fails_the_attempt_and_the_sync_is_tried_again(
+        self, app: Connections, fault: str
+    ) -> None:
+        connection_id = establish(app, synced=False)
+        sync = job_of(app, connection_id, JobKind.SYNC)
+        assert sync is not None
+        large = _large_model(500)
+        parts = split_model(large, chunk_bytes=20_000)
+        for index, part in enumerate(parts):
+            if fault == "missing_chunk" and index == 1:
+                continue
+            report(app, reports.ModelChunk(job_id=sync, connection_id=connection_id, index=index, count=len(parts),
+                                           attributes=list(part.attributes), attribute_sets=list(part.attribute_sets)))
+        digest = model_digest(large) if fault == "missing_chunk" else "0" * 64
+        assert report(app, reports.JobSucceeded(job_id=sync, connection_id=connection_id, model_chunks=len(parts),
+                                                model_sha256=digest))
+
+        assert connection(app, connection_id).jobs[str(sync)].attempt == 2
+        assert not _has_mirror(app, connection_id)  # nothing half-mirrored
+
     def test_repeated_reports_change_nothing(self, app: Connections) -> None:
         connection_id = establish(app, synced=False)
         sync = job_of(app, connection_id, JobKind.SYNC)
@@ -980,6 +1020,20 @@ def _serial_outcomes() -> frozenset[tuple[Any, ...]]:
         possible.add((_signature(app, connection_id), tuple(answers)))
         app.close()
     return frozenset(possible)
+
+
+def _large_model(attributes: int) -> DataModel:
+    return DataModel(
+        attributes=tuple(Attribute(code=f"attr_{i}", labels={"default": f"Attribute {i}"}, type=AttributeType.TEXT)
+                         for i in range(attributes)),
+        attribute_sets=tuple(AttributeSet(code=f"set_{i}", attribute_codes=tuple(f"attr_{j}" for j in range(i * 10, i * 10 + 10)))
+                             for i in range(attributes // 10)),
+    )
+
+
+def _has_mirror(app: Connections, connection_id: UUID) -> bool:
+    mirror_id = DataModelMirror.id_for(connection_id)
+    return any(n.originator_id == mirror_id for n in app.recorder.select_notifications(1, 100_000))
 
 
 class BatchSuite:
