@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -10,7 +11,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from shared.auth import Forbidden, Principal, Role, StaticTokens, Unauthenticated
+from shared.auth import (
+    Authenticator,
+    BearerAuth,
+    Forbidden,
+    JwtConfig,
+    JwtTokens,
+    Principal,
+    Role,
+    StaticTokens,
+    Unauthenticated,
+)
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
 
 
 def error_body(reason_code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -42,9 +57,34 @@ def install_error_handlers(app: FastAPI) -> None:
     async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse(status_code=403, content=error_body("forbidden", str(exc), missing_role=exc.role.value))
 
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # The type only: an exception's text may quote input, and input may be a secret.
+        log.error("request_failed", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(status_code=500, content=error_body("internal_error", "the request failed; see the logs"))
 
-def principal_dependency(tokens: StaticTokens) -> Callable[[Role], Any]:
-    """``Depends(requires(Role.ADMIN))`` gives the caller's principal after checking the role."""
+
+def authenticator_from(settings: Settings) -> Authenticator:
+    """Static API tokens, plus JWTs when an issuer and keys are configured."""
+    static = StaticTokens(settings.api_tokens)
+    if not settings.jwt_issuer:
+        return BearerAuth(static)
+    jwks = settings.jwt_jwks
+    if jwks is None and settings.jwt_jwks_file is not None:
+        jwks = json.loads(settings.jwt_jwks_file.read_text())
+    config = JwtConfig(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience, public_keys=tuple(settings.jwt_public_keys),
+        jwks=jwks, algorithms=tuple(settings.jwt_algorithms), leeway=settings.jwt_leeway,
+        tenant_claim=settings.jwt_tenant_claim, roles_claim=settings.jwt_roles_claim,
+    )
+    return BearerAuth(static, JwtTokens(config))
+
+
+def principal_dependency(tokens: Authenticator) -> Callable[[Role], Any]:
+    """``Depends(requires(Role.ADMIN))`` gives the caller's principal after checking the role.
+
+    No or a bad token answers 401 with the reason; a principal without the role answers 403 naming it.
+    """
 
     def requires(role: Role) -> Any:
         def dependency(authorization: Annotated[str | None, Header()] = None) -> Principal:
