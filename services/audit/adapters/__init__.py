@@ -1,0 +1,1 @@
+"""Adapters of the audit tools: the chain table, key presence, signing, Kafka replays, view rebuilds."""

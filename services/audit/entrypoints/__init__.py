@@ -1,0 +1,1 @@
+"""Entrances of the audit tools: the ``connections audit`` command group."""

@@ -1,0 +1,75 @@
+"""The integrity follower: seals every stored record into the hash chain, in position order, as it appears.
+
+It follows the store's notification log like the relay and the projections do, and appends each batch's
+links to the ``integrity_chain`` table in one transaction, continuing from the chain's head. Run it as its
+own process (``connections audit chain --follow``), or once to catch up (``connections audit chain``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from eventsourcing.persistence import Notification
+
+from services.audit.application import records_of
+from services.audit.domain import chain
+from services.audit.domain.chain import Link
+from services.audit.ports import ChainStore, Progress
+from shared.follower import NotificationFollower
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class ChainMoved(RuntimeError):
+    """Another sealer extended the chain first; reading the head again resolves it."""
+
+
+class IntegrityFollower:
+    """Follows the notification log from the chain's head and seals what it reads."""
+
+    def __init__(self, follower: NotificationFollower, chain_store: ChainStore) -> None:
+        self.follower = follower
+        self.chain = chain_store
+
+    def head(self) -> Link | None:
+        return self.chain.head()
+
+    def catch_up(self, progress: Progress) -> Link | None:
+        """Seal everything stored up to now; returns the new head."""
+        head = self.chain.head()
+        after, target = (head.position if head else 0), self.follower.max_position()
+        progress.start("seal", max(0, target - after))
+        while after < target:
+            batch = self.follower.read(after)
+            if not batch:
+                break
+            try:
+                head = self._seal(batch, head)
+            except ChainMoved:
+                head = self.chain.head()  # a running follower sealed these: go on after its head
+            reached = head.position if head else after
+            progress.advance(reached - after)
+            after = reached
+        progress.finish()
+        return head
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Seal new records until ``stop`` is set."""
+        head = await asyncio.to_thread(self.chain.head)
+        log.info("integrity_chain_started", position=head.position if head else 0)
+        while not stop.is_set():
+            try:
+                async for batch in self.follower.follow(head.position if head else 0, stop):
+                    head = await asyncio.to_thread(self._seal, batch, head)
+                    log.info("integrity_chain_sealed", position=head.position, hash=head.hash)
+            except ChainMoved:
+                head = await asyncio.to_thread(self.chain.head)  # another sealer ran: go on from its head
+
+    def _seal(self, batch: Sequence[Notification], head: Link | None) -> Link:
+        previous = bytes.fromhex(head.hash) if head else chain.GENESIS
+        links = chain.seal(previous, records_of(batch))
+        if not self.chain.append(links, head.position if head else 0):
+            raise ChainMoved(f"the integrity chain moved past position {head.position if head else 0}")
+        return links[-1]
