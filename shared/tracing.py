@@ -1,0 +1,123 @@
+"""OpenTelemetry traces that follow one command: HTTP -> store -> relay -> Kafka -> worker -> report -> store.
+
+- HTTP: the FastAPI instrumentation opens a server span per request.
+- Store: :func:`trace_saves` opens ``event_store.save`` around every save of the application.
+- Across the store: the relay runs in another process, later. The entrypoints record the W3C
+  ``traceparent`` of the command's span in the events' meta (:func:`current_traceparent`), and the relay
+  publishes each event's messages inside a span continued from it (:func:`continued`).
+- Kafka: FastStream's ``KafkaTelemetryMiddleware`` writes W3C trace context into the message headers on
+  publish and continues it on consume, so the worker's job span and the report it sends, and the write
+  side's handling of that report, join the same trace.
+- Logs: :func:`add_trace_ids` puts ``trace_id`` and ``span_id`` on every structlog line written in a span.
+
+Spans go where ``OMNI_TRACES_EXPORTER`` says: ``otlp`` (the standard ``OTEL_EXPORTER_OTLP_*`` variables
+choose the collector), ``console``, or ``none``. With ``none`` spans are still made, so trace ids reach the
+logs and the Kafka headers, and a later hop that does export keeps the trace whole.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+_TRACER_NAME = "omni.connections"
+# Requests that probes and scrapers send every few seconds would drown the traces that matter.
+_UNTRACED_URLS = "/health/.*,/metrics"
+
+
+def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None) -> TracerProvider:
+    """Install this process's tracer provider (once: OpenTelemetry allows one per process) and return it.
+
+    ``extra`` adds a span exporter (tests pass an in-memory one). A second call adds its ``extra`` to the
+    provider already installed instead of replacing it.
+    """
+    current = trace.get_tracer_provider()
+    provider = current if isinstance(current, TracerProvider) else TracerProvider(
+        resource=Resource.create({"service.name": service}))
+    chosen = _exporter(exporter)
+    for span_exporter in (chosen, extra):
+        if span_exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(span_exporter))
+    if provider is not current:
+        trace.set_tracer_provider(provider)
+    return provider
+
+
+def _exporter(name: str) -> SpanExporter | None:
+    if name == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()  # endpoint, headers, timeout: the standard OTEL_EXPORTER_OTLP_* variables
+    if name == "console":
+        return ConsoleSpanExporter()
+    return None
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer(_TRACER_NAME)
+
+
+def kafka_middleware() -> Any:
+    """FastStream's telemetry middleware for a Kafka broker (W3C trace context in the message headers).
+
+    It looks the tracer provider up lazily, so brokers may be built before :func:`configure_tracing` runs.
+    """
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    return KafkaTelemetryMiddleware()
+
+
+def instrument_http(api: Any) -> None:
+    """A server span per HTTP request of a FastAPI app (health checks and scrapes left out)."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(api, excluded_urls=_UNTRACED_URLS)
+
+
+def trace_saves(app: Any) -> None:
+    """An ``event_store.save`` span around every save of an eventsourcing application (put on the instance)."""
+    save = app.save
+
+    @functools.wraps(save)
+    def traced_save(*objs: Any, **kwargs: Any) -> Any:
+        with tracer().start_as_current_span("event_store.save") as span:
+            recordings = save(*objs, **kwargs)
+            span.set_attribute("omni.events", len(recordings))
+            if recordings:
+                span.set_attribute("omni.store_position", recordings[-1].notification.id)
+            return recordings
+
+    app.save = traced_save
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span, to be stored with the events it causes (None outside one)."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextmanager
+def continued(traceparent: str | None, name: str, **attributes: Any) -> Iterator[None]:
+    """A span continuing the trace a stored ``traceparent`` started (a new trace when there is none)."""
+    parent = _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else None
+    with tracer().start_as_current_span(name, context=parent, attributes=attributes):
+        yield
+
+
+def add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the current span's ``trace_id`` and ``span_id`` (hex) on every line written in one."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
