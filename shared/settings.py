@@ -91,12 +91,16 @@ class Settings(BaseSettings):
 
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls of followers")
     job_timeout: float = Field(default=120.0, gt=0, description="seconds without a report before a job times out")
+    watchdog_interval: float = Field(default=5.0, gt=0, description="seconds between the watchdog's sweeps")
+    job_retry_backoff: float = Field(default=5.0, ge=0, description="seconds before a job's 2nd attempt (doubling after)")
     log_json: bool | None = Field(default=None, description="JSON log lines; default: when not on a terminal")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="port of /metrics for the relay and workers "
                               "(the HTTP processes serve it on their own port); 0 = off")
     metrics_interval: float = Field(default=15.0, gt=0, description="seconds between consumer-lag samples")
-    traces_exporter: Literal["none", "otlp", "console"] = Field(
-        default="none", description="where spans go; otlp reads the standard OTEL_EXPORTER_OTLP_* variables")
+    traces_exporter: Literal["none", "otlp", "console", "jsonl"] = Field(
+        default="none", description="where spans go; otlp reads the standard OTEL_EXPORTER_OTLP_* variables, "
+                                    "jsonl writes a file per process under traces_dir")
+    traces_dir: Path = Field(default=Path(".data/traces"), description="folder of the jsonl span files")
 
     @field_validator("master_keys", "worker_key", "command_key", "command_previous_keys")
     @classmethod

@@ -17,17 +17,27 @@ from services.connections.adapters.catalog import PydanticCatalog
 from services.connections.adapters.vault import SqlVault
 from services.connections.application import Connections
 from services.connections.entrypoints import bus
+from services.connections.entrypoints.guard import BusGuard
 from services.connections.entrypoints.http import create_app
 from services.connections.relay import Relay
-from shared.auth import StaticTokens
+from services.connections.watchdog import Watchdog
+from services.connections.adapters.silent_jobs import ProcessesViewJobs
+from shared.auth import BusActors
 from shared.bus import Bus, make_broker
 from shared.follower import NotificationFollower
+from shared.http import authenticator_from
+from shared.health import add_readiness, broker_check, store_check
 from shared.logging import configure_logging, get_logger
+from shared.metrics import add_route as add_metrics_route
+from shared.metrics import driver_job_groups, groups_of, observe_saves, sample_consumer_lag, sample_relay
+from shared.metrics import serve as serve_metrics
 from shared.positions import create_positions_table
 from shared.runtime import stop_event_on_signals
+from shared.sealed_credentials import CommandKeys
 from shared.settings import Settings
 from shared.sql import Database, open_database
 from shared.store import open_store
+from shared.tracing import configure_tracing, instrument_http, trace_saves
 
 log = get_logger(__name__)
 
@@ -52,27 +62,65 @@ def build_write_side(settings: Settings) -> WriteSide:
     return WriteSide(settings, app, vault, keys_db)
 
 
+def shred_leftover_keys(write: WriteSide) -> int:
+    """Shred the data keys of connections whose deletion completed but whose key survived.
+
+    Deleting saves the ``Deleted`` event, then shreds the key; a crash in between leaves the key. Only keys of
+    connections that are deleted in the store are touched: a key without events yet may belong to a create in
+    flight in another process.
+    """
+    keyed = set(write.vault.key_ids())
+    shredded = 0
+    for connection_id in write.app.deleted_connections():
+        if str(connection_id) in keyed:
+            write.vault.shred(connection_id)
+            shredded += 1
+    if shredded:
+        log.warning("leftover_keys_shredded", count=shredded)
+    return shredded
+
+
 def build_relay(write: WriteSide, bus: Bus) -> tuple[Relay, Database]:
     positions = open_database(write.settings.sql_url("positions"))
     create_positions_table(positions)
     follower = NotificationFollower(write.app.recorder, write.settings.poll_interval)  # type: ignore[arg-type]
-    relay = Relay(write.app, positions, bus, base64.b64decode(write.settings.worker_key), follower)
+    relay = Relay(write.app, positions, bus, base64.b64decode(write.settings.worker_key), follower,
+                  write.settings.job_retry_backoff)
     return relay, positions
 
 
 def run_service(settings: Settings) -> None:
     """The write side: HTTP commands + the command and report consumers."""
     configure_logging(settings.log_json)
+    configure_tracing("connections-serve", settings.traces_exporter, directory=settings.traces_dir)
     write = build_write_side(settings)
+    observe_saves(write.app)
+    trace_saves(write.app)
     broker = make_broker(settings.kafka_bootstrap, "connections-service")
-    bus.register(Bus(broker, settings.kafka_namespace), write.app)
-    api = create_app(write.app, StaticTokens(settings.api_tokens))
+    shred_leftover_keys(write)
+    command_keys = CommandKeys(settings.command_key, settings.command_previous_keys)
+    guard = BusGuard(BusActors(settings.bus_actors), command_keys)
+    bus.register(Bus(broker, settings.kafka_namespace), write.app, guard, settings.command_batch_size)
+    api = create_app(write.app, authenticator_from(settings), command_keys)
+    views = open_database(settings.sql_url("views"))
+    watchdog = Watchdog(write.app, ProcessesViewJobs(views), settings.job_timeout, settings.watchdog_interval)
+    instrument_http(api)
+    add_metrics_route(api)
+    add_readiness(api, {"store": store_check(write.app.recorder.max_notification_id), "broker": broker_check(broker)})
 
     @asynccontextmanager
     async def lifespan(_: object) -> AsyncIterator[None]:
         await broker.start()
+        groups = groups_of(broker) + driver_job_groups(settings.kafka_namespace)
+        lag = asyncio.create_task(sample_consumer_lag(settings.kafka_bootstrap, groups, settings.metrics_interval))
+        stop_watchdog = asyncio.Event()
+        watching = asyncio.create_task(watchdog.run(stop_watchdog))
         log.info("connections_service_started", http=f"http://{settings.http_host}:{settings.http_port}")
         yield
+        stop_watchdog.set()
+        await watching
+        views.close()
+        lag.cancel()
         await broker.stop()
         write.close()
 
@@ -83,11 +131,14 @@ def run_service(settings: Settings) -> None:
 def run_relay(settings: Settings) -> None:
     """The relay process: store -> Kafka."""
     configure_logging(settings.log_json)
+    configure_tracing("connections-relay", settings.traces_exporter, directory=settings.traces_dir)
 
     async def main() -> None:
         write = build_write_side(settings)
         broker = make_broker(settings.kafka_bootstrap, "connections-relay")
         relay, positions = build_relay(write, Bus(broker, settings.kafka_namespace))
+        sample_relay(relay.position, write.app.recorder.max_notification_id)
+        serve_metrics(settings.metrics_port)
         stop = stop_event_on_signals()
         await broker.connect()
         try:

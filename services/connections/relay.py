@@ -8,6 +8,7 @@ message ids are stable, so consumers drop the duplicates.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -16,10 +17,11 @@ from eventsourcing.persistence import Notification
 from contracts.jobs import DriverJob
 from services.connections.application import Connections
 from services.connections.domain.connection import Connection
-from services.connections.translation import outgoing, retry_not_before
+from services.connections.translation import RETRY_BACKOFF_SECONDS, outgoing, retry_not_before
 from shared.bus import Bus, Outgoing
 from shared.follower import NotificationFollower
 from shared.logging import get_logger
+from shared.metrics import RELAY_PUBLISHED
 from shared.positions import read_position, write_position
 from shared.sealing import seal
 from shared.sql import Database
@@ -31,8 +33,9 @@ POSITION_NAME = "relay"
 class Relay:
     def __init__(
         self, app: Connections, positions: Database, bus: Bus, worker_key: bytes,
-        follower: NotificationFollower,
+        follower: NotificationFollower, retry_backoff: float = RETRY_BACKOFF_SECONDS,
     ) -> None:
+        self.retry_backoff = retry_backoff
         self.app = app
         self.positions = positions
         self.bus = bus
@@ -49,6 +52,7 @@ class Relay:
         async for batch in self.follower.follow(start, stop):
             messages = await asyncio.to_thread(self._translate, batch)
             await self.bus.publish_all(messages)
+            RELAY_PUBLISHED.inc(len(messages))
             await asyncio.to_thread(self._advance, batch[-1].id)
             log.debug("relayed", up_to=batch[-1].id, messages=len(messages))
 
@@ -56,7 +60,9 @@ class Relay:
         messages: list[Outgoing] = []
         for notification in batch:
             event = self.app.mapper.to_domain_event(notification)
-            messages.extend(outgoing(notification.topic, event, notification.id, self._build_job))
+            trace_parent = (getattr(event, "meta", None) or {}).get("trace_parent")  # the command's trace
+            messages.extend(replace(m, trace_parent=trace_parent)
+                            for m in outgoing(notification.topic, event, notification.id, self._build_job))
         return messages
 
     def _advance(self, position: int) -> None:
@@ -75,6 +81,6 @@ class Relay:
             log.warning("job_without_credentials", job_id=event.job_id, reason=type(exc).__name__)
         return DriverJob(
             job_id=UUID(event.job_id), connection_id=connection.id, driver=connection.driver, kind=event.kind,
-            attempt=event.attempt, not_before=retry_not_before(event), sealed_credentials=sealed,
+            attempt=event.attempt, not_before=retry_not_before(event, self.retry_backoff), sealed_credentials=sealed,
             settings=connection.settings,
         )

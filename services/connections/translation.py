@@ -25,14 +25,14 @@ _MESSAGE_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:message")
 JobBuilder = Callable[[Any, int], DriverJob]
 """Builds the job for a ``JobRequested``/``JobRetried`` event (needs the connection's state at that version)."""
 RETRY_BACKOFF_SECONDS = 5.0
-"""A retried job waits 5 s before its 2nd attempt, 10 s before its 3rd, ..."""
+"""By default a retried job waits 5 s before its 2nd attempt, 10 s before its 3rd, ..."""
 
 
-def retry_not_before(event: Any) -> datetime | None:
+def retry_not_before(event: Any, backoff: float = RETRY_BACKOFF_SECONDS) -> datetime | None:
     """When a job's attempt may start: at once for the first, after an exponential backoff for retries."""
     if event.attempt <= 1:
         return None
-    return event.timestamp + timedelta(seconds=RETRY_BACKOFF_SECONDS * 2 ** (event.attempt - 2))
+    return event.timestamp + timedelta(seconds=backoff * 2 ** (event.attempt - 2))
 
 
 def _status_change(topic: str, event: Any) -> tuple[ev.ConnectionStatus, int | None] | None:
