@@ -111,6 +111,7 @@ class ProjectionRunner:
         last = batch[-1].id
         changes: list[Change] = []
         moved: dict[str, int] = {}
+        counts: dict[str, int] = {}
         with self.views.transaction() as tx:
             current = view_state.lock_positions(tx, self.views.dialect, [p.name for p in self.projections])
             for projection in self.projections:
@@ -120,9 +121,11 @@ class ProjectionRunner:
                 events = [r for r in recorded if r.position > position and r.topic in projection.topics]
                 if events:
                     changes += projection.apply(tx, events)
-                    self.stats.applied[projection.name] = self.stats.applied.get(projection.name, 0) + len(events)
-                view_state.write_position(tx, projection.name, last)
+                    counts[projection.name] = len(events)
                 moved[projection.name] = last
+            view_state.write_positions(tx, moved)
+        for name, count in counts.items():
+            self.stats.applied[name] = self.stats.applied.get(name, 0) + count
         self.stats.batches += 1
         self.stats.events += len(batch)
         self.stats.last_batch_seconds = time.perf_counter() - started

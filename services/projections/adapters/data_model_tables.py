@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from services.projections.adapters import pages, tables
 from services.projections.adapters.tables import Row, TableSpec
@@ -66,29 +65,13 @@ LIVE = Tables()
 
 # ----- writes ----------------------------------------------------------------------------------------------
 
-def documents(tx: Transaction, spec: TableSpec, connection_id: str, codes: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Stored documents of some codes of one connection's attributes or sets."""
-    found = tables.load_many(tx, spec, "code", codes, "connection_id = ?", [connection_id])
-    return {row["code"]: row["document"] for row in found}
-
-
-def replace_members(tx: Transaction, t: Tables, connection_id: str, tenant_id: str,
-                    sets: Iterable[Row], removed: Iterable[str]) -> None:
-    """Set membership follows each written set's attribute codes; removed sets lose theirs."""
-    written = list(sets)
-    gone = [*(s["code"] for s in written), *removed]
-    tx.executemany(f"DELETE FROM {t.members.name} WHERE connection_id = ? AND set_code = ?",
-                   [(connection_id, code) for code in gone])
-    members = [
-        {"connection_id": connection_id, "set_code": s["code"], "attribute_code": code, "tenant_id": tenant_id,
-         "ordinal": i}
-        for s in written for i, code in enumerate(dict.fromkeys(s["document"].get("attribute_codes") or ()))
+def members_of(sets: Iterable[Row]) -> list[Row]:
+    """The member rows of set rows: one per attribute code, in the set's order."""
+    return [
+        {"connection_id": s["connection_id"], "set_code": s["code"], "attribute_code": code,
+         "tenant_id": s["tenant_id"], "ordinal": i}
+        for s in sets for i, code in enumerate(dict.fromkeys(s["document"].get("attribute_codes") or ()))
     ]
-    tables.insert(tx, t.members, members)
-
-
-def remove_codes(tx: Transaction, spec: TableSpec, connection_id: str, codes: Iterable[str]) -> None:
-    tables.delete(tx, spec, [(connection_id, code) for code in codes])
 
 
 def clear(tx: Transaction, t: Tables, connection_id: str) -> tuple[int, int]:

@@ -20,6 +20,7 @@ Row = dict[str, Any]
 
 _SQL_TYPES = {"text": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION", "bool": "BIGINT", "json": "TEXT"}
 _IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+_MAX_PARAMS = 4_000  # values per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)
 
 
 def canonical_json(value: Any) -> str:
@@ -95,35 +96,53 @@ def drop(tx: Transaction, spec: TableSpec) -> None:
     tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
 
 
+def _chunks(rows: list[list[Any]], width: int) -> Iterator[list[list[Any]]]:
+    per_statement = max(1, _MAX_PARAMS // max(1, width))
+    for start in range(0, len(rows), per_statement):
+        yield rows[start:start + per_statement]
+
+
+def _values(rows: list[list[Any]]) -> tuple[str, list[Any]]:
+    """``(?, ?), (?, ?)`` and the flat parameters: one statement for many rows."""
+    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    return ", ".join(marks for _ in rows), [value for row in rows for value in row]
+
+
 def upsert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
-    """Insert or replace whole rows by key, in one round trip per call."""
+    """Insert or replace whole rows by key. One multi-row statement per few thousand values: on PostgreSQL a
+    statement costs a round trip, so this is what keeps a batch's cost flat. Keys must be unique in ``rows``."""
     params = [spec.encode(row) for row in rows]
-    if not params:
-        return
     others = [c for c in spec.columns if c not in spec.key]
     action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
-    tx.executemany(
-        f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({', '.join('?' for _ in spec.columns)}) "
-        f"ON CONFLICT ({', '.join(spec.key)}) {action}",
-        params,
-    )
+    for chunk in _chunks(params, len(spec.columns)):
+        marks, flat = _values(chunk)
+        tx.execute(f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES {marks} "
+                   f"ON CONFLICT ({', '.join(spec.key)}) {action}", flat)
 
 
 def insert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
-    """Append rows that are new by construction (audit entries, change lists)."""
+    """Append rows that are new by construction (change lists, set members)."""
     params = [spec.encode(row) for row in rows]
-    if params:
-        tx.executemany(
-            f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({', '.join('?' for _ in spec.columns)})",
-            params,
-        )
+    for chunk in _chunks(params, len(spec.columns)):
+        marks, flat = _values(chunk)
+        tx.execute(f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES {marks}", flat)
 
 
 def delete(tx: Transaction, spec: TableSpec, keys: Iterable[Sequence[Any]]) -> None:
-    params = [list(k) for k in keys]
-    if params:
-        where = " AND ".join(f"{k} = ?" for k in spec.key)
-        tx.executemany(f"DELETE FROM {spec.name} WHERE {where}", params)
+    """Delete rows by their whole key."""
+    delete_where(tx, spec, spec.key, keys)
+
+
+def delete_where(tx: Transaction, spec: TableSpec, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
+    """Delete the rows whose ``columns`` equal one of the ``values`` tuples."""
+    params = [list(v) for v in values]
+    for chunk in _chunks(params, len(columns)):
+        if len(columns) == 1:
+            tx.execute(f"DELETE FROM {spec.name} WHERE {columns[0]} IN ({', '.join('?' for _ in chunk)})",
+                       [v[0] for v in chunk])
+        else:
+            marks, flat = _values(chunk)
+            tx.execute(f"DELETE FROM {spec.name} WHERE ({', '.join(columns)}) IN (VALUES {marks})", flat)
 
 
 def load_many(tx: Transaction, spec: TableSpec, column: str, values: Iterable[Any],
@@ -138,6 +157,17 @@ def load_many(tx: Transaction, spec: TableSpec, column: str, values: Iterable[An
                    [*chunk, *params])
         rows += [spec.decode(r) for r in tx.fetchall()]
     return rows
+
+
+def load_keys(tx: Transaction, spec: TableSpec, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> list[Row]:
+    """Rows whose ``columns`` equal one of the ``values`` tuples (composite keys), in chunks."""
+    wanted = list(dict.fromkeys(tuple(v) for v in values))
+    found: list[Row] = []
+    for chunk in _chunks([list(v) for v in wanted], len(columns)):
+        marks, flat = _values(chunk)
+        tx.execute(f"{spec.select()} WHERE ({', '.join(columns)}) IN (VALUES {marks})", flat)
+        found += [spec.decode(r) for r in tx.fetchall()]
+    return found
 
 
 def rows(tx: Transaction, spec: TableSpec, where: str = "", params: Sequence[Any] = ()) -> list[Row]:

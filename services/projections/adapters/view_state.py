@@ -13,7 +13,7 @@ from services.projections.projection import Projection, schema
 from shared.positions import create_positions_table, write_position
 from shared.sql import Database, Transaction, ensure_schema
 
-__all__ = ["lock_positions", "positions", "prepare", "write_position"]
+__all__ = ["lock_positions", "positions", "prepare", "write_position", "write_positions"]
 
 _VERSIONS = "CREATE TABLE IF NOT EXISTS view_versions (name TEXT PRIMARY KEY, version BIGINT NOT NULL)"
 
@@ -69,3 +69,12 @@ def lock_positions(tx: Transaction, dialect: str, names: Sequence[str]) -> dict[
                list(names))
     found = {str(name): int(position) for name, position in tx.fetchall()}
     return {name: found.get(name, 0) for name in names}
+
+
+def write_positions(tx: Transaction, moved: dict[str, int]) -> None:
+    """Several views' new positions in one statement (the runner moves them all with each batch)."""
+    if moved:
+        marks = ", ".join("(?, ?)" for _ in moved)
+        tx.execute(f"INSERT INTO tracked_positions (name, position) VALUES {marks} "
+                   "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                   [value for item in moved.items() for value in item])

@@ -8,6 +8,7 @@ the events (their timestamps included), never from the clock, so a rebuilt list 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 Row = dict[str, Any]
@@ -21,6 +22,7 @@ COLUMNS = (
 _FAILED = ("failed", "timed_out")
 
 
+@lru_cache(maxsize=4096)  # every view formats the same event's time: format it once
 def iso(moment: datetime) -> str:
     """Event times as fixed-width ISO text, so text order is time order in both databases."""
     return moment.isoformat(timespec="microseconds")
