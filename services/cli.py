@@ -23,6 +23,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kafka.add_argument("--port", type=int, default=9092)
     kafka.add_argument("--data-dir", default=".data/kafka")
     sub.add_parser("up", help="the whole stack on the embedded defaults (SQLite, local Kafka), until Ctrl-C")
+    from services.connections.entrypoints.cli import register as register_keys, run_keys
+    register_keys(sub)
     from services.audit.entrypoints.cli import register as register_audit, run_audit; register_audit(sub)
     args = parser.parse_args(argv)
 
@@ -31,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return kafka_main(["--port", str(args.port), "--data-dir", args.data_dir])
     settings = Settings()
+    if args.process == "keys":
+        return run_keys(args, settings)
     if args.process == "audit": return run_audit(args, settings)
     if args.process == "serve":
         from services.connections.bootstrap import run_service

@@ -14,7 +14,7 @@ from services.projections.live import ChangeHub
 from services.projections.read_side import ReadSide
 from services.projections.rebuild import RebuildProgress, rebuild
 from services.projections.views import all_views
-from shared.auth import StaticTokens
+from shared.http import authenticator_from
 from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings, Store
@@ -59,7 +59,7 @@ def run_projections(settings: Settings) -> None:
     configure_logging(settings.log_json)
     configure_tracing("connections-projections", settings.traces_exporter)
     side = build_read_side(settings)
-    api = create_app(side, StaticTokens(settings.api_tokens))
+    api = create_app(side, authenticator_from(settings))  # type: ignore[arg-type]  # JWTs + static tokens
     instrument_http(api)
     config = uvicorn.Config(api, host=settings.http_host, port=settings.query_port, log_level="warning",
                             timeout_graceful_shutdown=3)

@@ -7,6 +7,7 @@ different tests never see each other's messages.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 import uuid
@@ -24,6 +25,7 @@ from shared.runtime import all_topics, ensure_topics
 
 TOKEN = "e2e-admin-token"
 TENANT = "tenant-e2e"
+BUS_ACTORS = ("platform-test", "platform-service")  # senders of the e2e tests' bus commands, admins
 
 
 def free_port() -> int:
@@ -91,6 +93,7 @@ def stack_env(store: str, data_dir: Path, bootstrap: str, namespace: str, dsn: s
         "OMNI_QUERY_PORT": str(free_port()),
         "OMNI_LOG_JSON": "true",
         "OMNI_API_TOKENS": '{"%s": {"tenant": "%s", "roles": ["admin"], "actor": "e2e"}}' % (TOKEN, TENANT),
+        "OMNI_BUS_ACTORS": json.dumps({actor: {"roles": ["admin"]} for actor in BUS_ACTORS}),
     }
     if dsn:
         env["OMNI_DATABASE_URL"] = dsn

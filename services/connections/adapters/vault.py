@@ -29,6 +29,10 @@ class SecretsErased(ConnectionsError):
     reason_code = "secrets_erased"
 
 
+class UnknownMasterKey(ValueError):
+    """A master key id that is not configured (``OMNI_MASTER_KEYS``)."""
+
+
 class SqlVault:
     """A :class:`~services.connections.ports.CredentialVault` on the project's SQL seam."""
 
@@ -56,11 +60,31 @@ class SqlVault:
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM connection_keys WHERE connection_id = ?", (str(connection_id),))
 
-    def rotate(self, new_key_id: str) -> int:
-        """Rewrap every data key with master key ``new_key_id``; events are untouched. Returns keys rewrapped."""
+    def has_key(self, connection_id: UUID) -> bool:
         with self._db.transaction() as tx:
-            tx.execute("SELECT connection_id, key_id, wrapped FROM connection_keys")
+            tx.execute("SELECT 1 FROM connection_keys WHERE connection_id = ?", (str(connection_id),))
+            return tx.fetchone() is not None
+
+    def key_ids(self) -> dict[str, str]:
+        """Connection id -> id of the master key its data key is wrapped with."""
+        with self._db.transaction() as tx:
+            tx.execute("SELECT connection_id, key_id FROM connection_keys")
+            return {str(cid): str(kid) for cid, kid in tx.fetchall()}
+
+    def rotate(self, new_key_id: str) -> int:
+        """Rewrap every data key with master key ``new_key_id``; events are untouched. Returns keys rewrapped.
+
+        All or nothing, in one transaction. Afterwards the old master key can be removed from the settings
+        (once every process runs with ``master_key_id`` = ``new_key_id``, so no new key is wrapped with it).
+        """
+        if new_key_id not in self._masters:
+            raise UnknownMasterKey(f"master key {new_key_id!r} is not configured (known: {sorted(self._masters)})")
+        with self._db.transaction() as tx:
+            tx.execute("SELECT connection_id, key_id, wrapped FROM connection_keys WHERE key_id <> ?", (new_key_id,))
             rows = tx.fetchall()
+            missing = sorted({key_id for _, key_id, _ in rows} - set(self._masters))
+            if missing:
+                raise UnknownMasterKey(f"data keys are wrapped with master keys that are not configured: {missing}")
             for connection_id, key_id, wrapped in rows:
                 data_key = unwrap_key(self._masters[key_id], base64.b64decode(wrapped), connection_id)
                 rewrapped = base64.b64encode(wrap_key(self._masters[new_key_id], data_key, connection_id)).decode()
@@ -90,4 +114,7 @@ class SqlVault:
                 row = tx.fetchone()
                 assert row is not None
         key_id, wrapped = row
+        if key_id not in self._masters:
+            raise UnknownMasterKey(f"the data key of connection {cid} is wrapped with master key {key_id!r}, "
+                                   "which is not configured")
         return unwrap_key(self._masters[key_id], base64.b64decode(wrapped), cid)

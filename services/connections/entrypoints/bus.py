@@ -15,6 +15,7 @@ from contracts.reports import ALL_REPORTS, JobReport
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
+from services.connections.entrypoints.guard import BusGuard
 from shared.bus import Bus, Outgoing
 from shared.consuming import MessageGate
 
@@ -32,14 +33,16 @@ def result_message(envelope: Envelope, result: CommandResult) -> Outgoing:
     )
 
 
-def register(bus: Bus, app: Connections) -> None:
-    """Subscribe the service's handlers on ``bus``."""
+def register(bus: Bus, app: Connections, guard: BusGuard) -> None:
+    """Subscribe the service's handlers on ``bus``; ``guard`` admits each command (role, tenant, credentials)."""
     commands = MessageGate(bus, topics.COMMANDS, ALL_COMMANDS)
     report_gate = MessageGate(bus, topics.REPORTS, ALL_REPORTS)
 
     async def run_command(envelope: Envelope, command: Message) -> None:
         meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
-        result = await asyncio.to_thread(app.execute, command, envelope.message_id, meta)
+        admitted = guard.admit(envelope, command)
+        result = admitted if isinstance(admitted, CommandResult) else await asyncio.to_thread(
+            app.execute, admitted, envelope.message_id, meta)
         await bus.publish(result_message(envelope, result))
 
     async def record_report(envelope: Envelope, report: Message) -> None:

@@ -15,12 +15,15 @@ from contracts.drivers import CATALOG
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
-from shared.auth import Principal, Role, StaticTokens
-from shared.http import install_error_handlers, principal_dependency
+from services.connections.entrypoints.guard import REQUIRED_ROLE, CredentialsRefused, open_credentials
+from shared.auth import Authenticator, Principal, Role
+from shared.http import error_body, install_error_handlers, principal_dependency
+from shared.sealed_credentials import CommandKeys
 
 _STATUS_BY_REASON = {
     "not_found": 404, "driver_not_installed": 404,
     "invalid_input": 422, "invalid_credentials": 422, "invalid_settings": 422, "unknown_driver": 422,
+    "invalid_sealed_credentials": 422,
     "conflict": 409,
 }
 
@@ -36,19 +39,32 @@ def _answer(result: CommandResult) -> JSONResponse:
     return JSONResponse(status_code=status, content=result.model_dump(mode="json"))
 
 
-def create_app(app: Connections, tokens: StaticTokens) -> FastAPI:
-    """The write-side HTTP API."""
-    api = FastAPI(title="Omni-Channel Connections: commands", version="1")
+def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys) -> FastAPI:
+    """The write-side HTTP API. Every route but the health check and the public command key needs a role."""
+    api = FastAPI(title="Omni-Channel Connections: commands", version="1", description=(
+        "Commands on connections and drivers. Authenticate with `Authorization: Bearer <JWT or API token>`; the "
+        "tenant and roles come from the token. viewer reads, operator synchronizes/enables/disables, admin "
+        "creates/edits/deletes connections and installs drivers. Another tenant's ids answer 404."))
     install_error_handlers(api)
-    requires = principal_dependency(tokens)
+    requires = principal_dependency(auth)
     router = APIRouter(prefix="/v1")
     IdempotencyKey = Annotated[UUID | None, Header(alias="Idempotency-Key")]
+    CorrelationId = Annotated[str | None, Header(max_length=100)]
 
     async def run(command: cmd.Message, principal: Principal, key: UUID | None, correlation: str | None) -> JSONResponse:
+        try:
+            command = open_credentials(command, principal.tenant_id, command_keys, on_bus=False)
+        except CredentialsRefused as refusal:
+            return JSONResponse(status_code=422, content=error_body(refusal.reason_code, refusal.message))
         command_id = key or uuid4()
         meta = Meta(principal.tenant_id, principal.actor, correlation or str(command_id), str(command_id))
         result = await asyncio.to_thread(app.execute, command, command_id, meta)
         return _answer(result)
+
+    @router.get("/contracts/command-key")
+    async def command_key() -> dict[str, str]:
+        """The public key platform services seal credentials to (``sealed_credentials``); public by design."""
+        return command_keys.describe()
 
     @router.get("/drivers/catalog")
     async def catalog(_: Annotated[Principal, requires(Role.VIEWER)]) -> list[dict[str, Any]]:
@@ -72,35 +88,36 @@ def create_app(app: Connections, tokens: StaticTokens) -> FastAPI:
         ]
 
     @router.post("/drivers/{driver}/install")
-    async def install(driver: str, principal: Annotated[Principal, requires(Role.ADMIN)],
-                      key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+    async def install(driver: str, principal: Annotated[Principal, requires(REQUIRED_ROLE[cmd.InstallDriver])],
+                      key: IdempotencyKey = None, x_correlation_id: CorrelationId = None) -> Any:
         return await run(cmd.InstallDriver(driver=driver), principal, key, x_correlation_id)
 
     @router.post("/drivers/{driver}/uninstall")
-    async def uninstall(driver: str, principal: Annotated[Principal, requires(Role.ADMIN)],
-                        key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+    async def uninstall(driver: str, principal: Annotated[Principal, requires(REQUIRED_ROLE[cmd.UninstallDriver])],
+                        key: IdempotencyKey = None, x_correlation_id: CorrelationId = None) -> Any:
         return await run(cmd.UninstallDriver(driver=driver), principal, key, x_correlation_id)
 
     @router.post("/connections")
-    async def create(body: cmd.CreateConnection, principal: Annotated[Principal, requires(Role.ADMIN)],
-                     key: IdempotencyKey = None, x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+    async def create(body: cmd.CreateConnection,
+                     principal: Annotated[Principal, requires(REQUIRED_ROLE[cmd.CreateConnection])],
+                     key: IdempotencyKey = None, x_correlation_id: CorrelationId = None) -> Any:
         return await run(body, principal, key, x_correlation_id)
 
     @router.patch("/connections/{connection_id}")
-    async def edit(connection_id: UUID, principal: Annotated[Principal, requires(Role.ADMIN)],
+    async def edit(connection_id: UUID, principal: Annotated[Principal, requires(REQUIRED_ROLE[cmd.EditConnection])],
                    body: Annotated[dict[str, Any], Body()], key: IdempotencyKey = None,
-                   x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+                   x_correlation_id: CorrelationId = None) -> Any:
         command = cmd.EditConnection.model_validate({**body, "connection_id": connection_id})
         return await run(command, principal, key, x_correlation_id)
 
-    for verb, command_type, role in (
-        ("sync", cmd.RequestSync, Role.OPERATOR),
-        ("disable", cmd.DisableConnections, Role.OPERATOR),
-        ("enable", cmd.EnableConnections, Role.OPERATOR),
-        ("delete", cmd.DeleteConnections, Role.ADMIN),
+    for verb, command_type in (
+        ("sync", cmd.RequestSync),
+        ("disable", cmd.DisableConnections),
+        ("enable", cmd.EnableConnections),
+        ("delete", cmd.DeleteConnections),
     ):
-        router.add_api_route(f"/connections/{verb}", _bulk(run, command_type, requires(role)), methods=["POST"],
-                             name=verb, summary=command_type.__doc__)
+        router.add_api_route(f"/connections/{verb}", _bulk(run, command_type, requires(REQUIRED_ROLE[command_type])),
+                             methods=["POST"], name=verb, summary=(command_type.__doc__ or "").split("\n")[0])
 
     api.include_router(router)
 
@@ -114,7 +131,7 @@ def create_app(app: Connections, tokens: StaticTokens) -> FastAPI:
 def _bulk(run: Any, command_type: type[cmd.Message], principal_dep: Any) -> Any:
     async def endpoint(body: ConnectionIds, principal: Annotated[Principal, principal_dep],
                        key: Annotated[UUID | None, Header(alias="Idempotency-Key")] = None,
-                       x_correlation_id: Annotated[str | None, Header()] = None) -> Any:
+                       x_correlation_id: Annotated[str | None, Header(max_length=100)] = None) -> Any:
         return await run(command_type(connection_ids=body.connection_ids), principal, key, x_correlation_id)
 
     return endpoint
