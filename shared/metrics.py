@@ -255,19 +255,26 @@ async def measure_consumer_lag(bootstrap: str, groups: Sequence[tuple[str, list[
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options)
     await admin.start()
     await consumer.start()
     try:
-        await consumer.topics()  # one metadata request, so the partitions of every topic are known
+        names = sorted({t for _, topics in groups for t in topics})
+        known = {d["topic"]: sorted(p["partition"] for p in d["partitions"])
+                 for d in await admin.describe_topics(names) if not d.get("error_code")}
         lags: dict[tuple[str, str, int], int] = {}
         for group, topics in groups:
-            partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            partitions = [TopicPartition(t, p) for t in topics for p in known.get(t, ())]
             if not partitions:
                 continue
-            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            try:
+                committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            except GroupCoordinatorNotAvailableError:
+                # No offsets topic yet (a new cluster where no group ever committed): nothing committed.
+                committed = {}
             ends = await consumer.end_offsets(partitions)
             starts = await consumer.beginning_offsets(partitions)
             for tp in partitions:

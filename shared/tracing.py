@@ -11,21 +11,24 @@
 - Logs: :func:`add_trace_ids` puts ``trace_id`` and ``span_id`` on every structlog line written in a span.
 
 Spans go where ``OMNI_TRACES_EXPORTER`` says: ``otlp`` (the standard ``OTEL_EXPORTER_OTLP_*`` variables
-choose the collector), ``console``, or ``none``. With ``none`` spans are still made, so trace ids reach the
+choose the collector), ``console``, ``jsonl`` (a file per process under ``OMNI_TRACES_DIR``), or ``none``. With ``none`` spans are still made, so trace ids reach the
 logs and the Kafka headers, and a later hop that does export keeps the trace whole.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import json
+import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter, SpanExportResult
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -34,7 +37,8 @@ _TRACER_NAME = "omni.connections"
 _UNTRACED_URLS = "/health/.*,/metrics"
 
 
-def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None) -> TracerProvider:
+def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter | None = None,
+                      directory: Path | None = None) -> TracerProvider:
     """Install this process's tracer provider (once: OpenTelemetry allows one per process) and return it.
 
     ``extra`` adds a span exporter (tests pass an in-memory one). A second call adds its ``extra`` to the
@@ -43,7 +47,7 @@ def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter 
     current = trace.get_tracer_provider()
     provider = current if isinstance(current, TracerProvider) else TracerProvider(
         resource=Resource.create({"service.name": service}))
-    chosen = _exporter(exporter)
+    chosen = _exporter(exporter, directory or Path("."), service)
     for span_exporter in (chosen, extra):
         if span_exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(span_exporter))
@@ -52,7 +56,9 @@ def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter 
     return provider
 
 
-def _exporter(name: str) -> SpanExporter | None:
+def _exporter(name: str, directory: Path, service: str) -> SpanExporter | None:
+    if name == "jsonl":
+        return JsonLinesExporter(directory / f"{service}-{os.getpid()}.jsonl")
     if name == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -60,6 +66,36 @@ def _exporter(name: str) -> SpanExporter | None:
     if name == "console":
         return ConsoleSpanExporter()
     return None
+
+
+class JsonLinesExporter(SpanExporter):
+    """Each finished span as one JSON line in a file of this process: traces without a collector (debugging,
+    and the end-to-end test that follows one command through every process)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for span in spans:
+            self._file.write(json.dumps(_as_dict(span), default=str) + "\n")  # bytes (message keys) as text
+        self._file.flush()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
+
+
+def _as_dict(span: ReadableSpan) -> dict[str, Any]:
+    """A span in the shape of the SDK's ``to_json`` (hex ids), which cannot take every attribute value."""
+    context = span.get_span_context()
+    return {
+        "name": span.name, "kind": str(span.kind),
+        "context": {"trace_id": f"0x{context.trace_id:032x}", "span_id": f"0x{context.span_id:016x}"},
+        "parent_id": f"0x{span.parent.span_id:016x}" if span.parent is not None else None,
+        "start_time": span.start_time, "end_time": span.end_time, "status": span.status.status_code.name,
+        "attributes": dict(span.attributes or {}), "resource": {"attributes": dict(span.resource.attributes)},
+    }
 
 
 def tracer() -> trace.Tracer:

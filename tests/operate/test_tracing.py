@@ -1,0 +1,87 @@
+"""One trace follows a command through the real processes: HTTP -> store -> relay -> Kafka -> worker -> report.
+
+Each process exports its spans to its own JSON Lines file (``OMNI_TRACES_EXPORTER=jsonl``): collecting across
+processes needs no collector, and what is checked is what a collector would receive. The trace is then one
+tree: the same trace id in every process, each span's parent in the trace.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.stack import RunningStack, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
+
+
+def spans_in(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for file in sorted(folder.glob("*.jsonl"))
+            for line in file.read_text().splitlines() if line.strip()]
+
+
+def service_of(span: dict[str, Any]) -> str:
+    return str(span["resource"]["attributes"]["service.name"])
+
+
+def trace_of(spans: list[dict[str, Any]], trace_id: str) -> list[dict[str, Any]]:
+    return [s for s in spans if s["context"]["trace_id"] == trace_id]
+
+
+def restart_with_traces(stack: RunningStack, folder: Path) -> None:
+    stack.stack.stop_all()
+    stack.stack.env.update({"OMNI_TRACES_EXPORTER": "jsonl", "OMNI_TRACES_DIR": str(folder),
+                            "OTEL_BSP_SCHEDULE_DELAY": "100"})  # export every 0.1 s instead of 5 s
+    stack.stack.start_all()
+    stack.stack.wait_http(f"{stack.api}/health/live")
+    stack.stack.wait_http(f"{stack.views}/health/live")
+
+
+def test_one_trace_spans_http_store_kafka_worker_and_report(running_stack: RunningStack, tmp_path: Path) -> None:
+    stack, folder = running_stack, tmp_path / "traces"
+    restart_with_traces(stack, folder)
+    assert stack.post("/v1/drivers/pos/install").status_code == 200
+    created = stack.post("/v1/connections", {"name": "Traced till", "driver": "pos"})
+    assert created.status_code == 200, created.text
+
+    def whole_trace() -> list[dict[str, Any]] | None:
+        spans = spans_in(folder)
+        http = [s for s in spans if s["name"] == "POST /v1/connections" and s["kind"] == "SpanKind.SERVER"]
+        if not http:
+            return None
+        trace = trace_of(spans, http[0]["context"]["trace_id"])
+        reports_handled = [s for s in trace if service_of(s) == "connections-serve"
+                           and s["name"].endswith("drivers.reports.v1 process")]
+        return trace if reports_handled else None
+
+    trace = wait_until(whole_trace, 60, "a trace reaching the report's handling", stack.stack)
+    services = {service_of(s) for s in trace}
+    assert {"connections-serve", "connections-relay", "driver-worker-pos"} <= services
+    names = {(service_of(s), s["name"]) for s in trace}
+    jobs_topic, reports_topic = stack.topic("drivers.pos.jobs.v1"), stack.topic("drivers.reports.v1")
+    for step in [
+        ("connections-serve", "POST /v1/connections"),          # HTTP
+        ("connections-serve", "event_store.save"),              # the command's events stored
+        ("connections-relay", "bus.publish"),                   # the relay continues the stored trace
+        ("connections-relay", f"{jobs_topic} publish"),         # Kafka, trace context in the headers
+        ("driver-worker-pos", f"{jobs_topic} process"),         # the worker runs the job
+        ("driver-worker-pos", f"{reports_topic} publish"),      # and reports
+        ("connections-serve", f"{reports_topic} process"),      # the write side handles the report
+    ]:
+        assert step in names, f"{step} missing from the trace: {sorted(names)}"
+    stored_reports = [s for s in trace if s["name"] == "event_store.save" and s["parent_id"] in
+                      {p["context"]["span_id"] for p in trace if p["name"] == f"{reports_topic} process"}]
+    assert stored_reports, "the report's events are stored inside the report's span"
+
+    # One tree: every span but the HTTP root has its parent in the same trace.
+    ids = {s["context"]["span_id"] for s in trace}
+    roots = [s for s in trace if s["parent_id"] is None or s["parent_id"] not in ids]
+    assert [r["name"] for r in roots] == ["POST /v1/connections"]
+
+    # Log lines carry the trace: the worker's job lines have this trace id.
+    trace_id = trace[0]["context"]["trace_id"].removeprefix("0x")
+    worker_log = (stack.stack.log_dir / "worker-pos.log").read_text()
+    assert f'"trace_id": "{trace_id}"' in worker_log
