@@ -6,7 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shared.settings import Settings
+from services.migrate.cli import register as register_migrate
+from services.migrate.cli import run as run_migrate
+from shared.settings_check import EXIT_BAD_SETTINGS, load_or_explain
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,13 +28,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from services.connections.entrypoints.cli import register as register_keys, run_keys
     register_keys(sub)
     from services.audit.entrypoints.cli import register as register_audit, run_audit; register_audit(sub)
+    register_migrate(sub)
     args = parser.parse_args(argv)
 
     if args.process == "kafka":
         from shared.local_kafka import main as kafka_main
 
         return kafka_main(["--port", str(args.port), "--data-dir", args.data_dir])
-    settings = Settings()
+    if args.process == "migrate":
+        return run_migrate(args)
+    settings = load_or_explain()  # a bad OMNI_* value: one line naming it, exit code 2
+    if settings is None:
+        return EXIT_BAD_SETTINGS
     if args.process == "keys":
         return run_keys(args, settings)
     if args.process == "audit": return run_audit(args, settings)

@@ -37,13 +37,14 @@ class Stack:
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=lambda: dict(PROCESSES))
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)  # one process's own variables
 
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "services.cli", *self.commands[name]],
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.env, **self.process_env.get(name, {})}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
     def start_all(self) -> None:
@@ -104,6 +105,12 @@ def stack_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def metrics_ports(first: int, names: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """``OMNI_METRICS_PORT`` for each process without an HTTP API (those serve ``/metrics`` on their own port)."""
+    own = [n for n in (names or list(PROCESSES)) if n not in ("service", "projections")]
+    return {name: {"OMNI_METRICS_PORT": str(first + i)} for i, name in enumerate(own)}
+
+
 def run_up(settings: Settings) -> int:
     """Start everything on the embedded defaults, install the POS driver for the demo tenant, wait for Ctrl-C."""
     data_dir = settings.data_dir.resolve()
@@ -111,7 +118,7 @@ def run_up(settings: Settings) -> int:
     kafka = LocalKafka(data_dir / "kafka", port=port, partitions=settings.kafka_partitions)
     print(f"starting Kafka on {settings.kafka_bootstrap} (first start assembles the jars from Maven Central)...")
     kafka.start()
-    stack = Stack(stack_env(settings), data_dir / "logs")
+    stack = Stack(stack_env(settings), data_dir / "logs", process_env=metrics_ports(settings.metrics_port or 9100))
     try:
         asyncio.run(ensure_topics(settings.kafka_bootstrap, all_topics(settings.kafka_namespace), settings.kafka_partitions,
                                   settings.kafka_replication))

@@ -16,6 +16,8 @@ from faststream.kafka import KafkaBroker
 from contracts.envelope import Envelope
 from contracts.topics import dead_letters
 from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERS
+from shared.tracing import continued, kafka_middleware
 
 log = get_logger(__name__)
 
@@ -25,6 +27,7 @@ class Outgoing:
     topic: str
     key: str
     envelope: Envelope
+    trace_parent: str | None = None  # the stored event's trace: the relay publishes inside it (shared/tracing.py)
 
 
 def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
@@ -37,6 +40,7 @@ def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
         compression_type="gzip",
         max_request_size=1024 * 1024,
         logger=None,
+        middlewares=(kafka_middleware(),),  # W3C trace context in the message headers
     )
 
 
@@ -82,17 +86,17 @@ class Bus:
 
     async def publish_all(self, messages: Sequence[Outgoing]) -> None:
         """Send all, in order per key, and return only when the broker acknowledged every one."""
-        futures = [
-            await self.broker.publish(
-                m.envelope.model_dump_json().encode(),
-                self.topic(m.topic),
-                key=m.key.encode(),
-                headers=headers_of(m.envelope),
-                correlation_id=m.envelope.correlation_id,
-                no_confirm=True,
-            )
-            for m in messages
-        ]
+        futures = []
+        for m in messages:
+            with continued(m.trace_parent, "bus.publish", **{"messaging.destination.name": m.topic}):
+                futures.append(await self.broker.publish(
+                    m.envelope.model_dump_json().encode(),
+                    self.topic(m.topic),
+                    key=m.key.encode(),
+                    headers=headers_of(m.envelope),
+                    correlation_id=m.envelope.correlation_id,
+                    no_confirm=True,
+                ))
         await asyncio.gather(*futures)
 
     async def dead_letter(
@@ -102,4 +106,5 @@ class Bus:
         out_headers = {k: (v if isinstance(v, str) else str(v)) for k, v in headers.items()}
         out_headers.update({"dlq_reason_code": reason_code, "dlq_reason": reason[:1000], "dlq_source_topic": topic})
         await self.broker.publish(raw, self.topic(dead_letters(topic)), key=key, headers=out_headers)
+        DEAD_LETTERS.labels(topic, reason_code).inc()
         log.warning("dead_lettered", topic=topic, reason_code=reason_code, reason=reason[:300])

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from shared.tracing import add_trace_ids
 
 REDACTED = "[redacted]"
 
@@ -105,6 +106,7 @@ def configure_logging(json: bool | None = None, level: int = logging.INFO) -> No
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,  # trace_id and span_id of the current span: shared/tracing.py
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,  # before redaction, so tracebacks are scrubbed too

@@ -15,8 +15,11 @@ from services.driver_worker.drivers.base import build_driver
 from services.driver_worker.entrypoints import bus
 from shared.bus import Bus, make_broker
 from shared.logging import configure_logging, get_logger
+from shared.metrics import groups_of, sample_consumer_lag
+from shared.metrics import serve as serve_metrics
 from shared.runtime import stop_event_on_signals
 from shared.settings import Settings
+from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -24,6 +27,8 @@ log = get_logger(__name__)
 def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | None = None) -> None:
     """Consume ``drivers.<driver_id>.jobs.v1`` until SIGTERM."""
     configure_logging(settings.log_json)
+    configure_tracing(f"driver-worker-{driver_id}", settings.traces_exporter, directory=settings.traces_dir)
+    serve_metrics(settings.metrics_port)
 
     async def main() -> None:
         worker_name = f"{driver_id}@{socket.gethostname()}:{os.getpid()}"
@@ -38,8 +43,11 @@ def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | N
             bus.register(Bus(broker, settings.kafka_namespace), driver_id, runner)
             stop = stop_event_on_signals()
             await broker.start()
+            lag = asyncio.create_task(sample_consumer_lag(settings.kafka_bootstrap, groups_of(broker),
+                                                          settings.metrics_interval, stop))
             log.info("worker_started", driver=driver_id, worker=worker_name)
             await stop.wait()
             await broker.stop()
+            await lag
 
     asyncio.run(main())

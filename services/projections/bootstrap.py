@@ -57,7 +57,7 @@ def rebuild_view(settings: Settings, view: str,
 def run_projections(settings: Settings) -> None:
     """Runs the projections and serves the query API until SIGTERM."""
     configure_logging(settings.log_json)
-    configure_tracing("connections-projections", settings.traces_exporter)
+    configure_tracing("connections-projections", settings.traces_exporter, directory=settings.traces_dir)
     side = build_read_side(settings)
     api = create_app(side, authenticator_from(settings))  # type: ignore[arg-type]  # JWTs + static tokens
     instrument_http(api)

@@ -92,6 +92,7 @@ def stack_env(store: str, data_dir: Path, bootstrap: str, namespace: str, dsn: s
         "OMNI_HTTP_PORT": str(free_port()),
         "OMNI_QUERY_PORT": str(free_port()),
         "OMNI_LOG_JSON": "true",
+        "OMNI_METRICS_INTERVAL": "0.5",
         "OMNI_API_TOKENS": '{"%s": {"tenant": "%s", "roles": ["admin"], "actor": "e2e"}}' % (TOKEN, TENANT),
         "OMNI_BUS_ACTORS": json.dumps({actor: {"roles": ["admin"]} for actor in BUS_ACTORS}),
     }
@@ -108,7 +109,8 @@ def running_stack(request: pytest.FixtureRequest, kafka_broker: LocalKafka, tmp_
     namespace = f"t{uuid.uuid4().hex[:8]}."
     env = stack_env(store, tmp_path / "data", kafka_broker.bootstrap, namespace, dsn)
     asyncio.run(ensure_topics(kafka_broker.bootstrap, all_topics(namespace), 3, 1))
-    stack = Stack(env, tmp_path / "logs")
+    stack = Stack(env, tmp_path / "logs", process_env={  # /metrics of the processes without an HTTP API
+        name: {"OMNI_METRICS_PORT": str(free_port())} for name in ("relay", "worker-pos")})
     running = RunningStack(stack, env, f"http://127.0.0.1:{env['OMNI_HTTP_PORT']}",
                            f"http://127.0.0.1:{env['OMNI_QUERY_PORT']}", kafka_broker.bootstrap, namespace,
                            tmp_path / "data")

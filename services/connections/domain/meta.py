@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -14,9 +14,14 @@ class Meta:
     correlation_id: str
     causation_id: str | None = None
     reason: str | None = None
+    # W3C traceparent of the command's span: the relay continues the trace from it (shared/tracing.py).
+    trace_parent: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
+        fields = asdict(self)
+        if fields["trace_parent"] is None:
+            del fields["trace_parent"]  # untraced events keep the meta they always had
+        return fields
 
     def because(self, reason: str) -> Meta:
-        return Meta(self.tenant_id, self.actor, self.correlation_id, self.causation_id, reason)
+        return replace(self, reason=reason)

@@ -18,7 +18,9 @@ from services.connections.domain.meta import Meta
 from services.connections.entrypoints.guard import REQUIRED_ROLE, CredentialsRefused, open_credentials
 from shared.auth import Authenticator, Principal, Role
 from shared.http import error_body, install_error_handlers, principal_dependency
+from shared.metrics import record_command
 from shared.sealed_credentials import CommandKeys
+from shared.tracing import current_traceparent
 
 _STATUS_BY_REASON = {
     "not_found": 404, "driver_not_installed": 404,
@@ -57,8 +59,10 @@ def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys)
         except CredentialsRefused as refusal:
             return JSONResponse(status_code=422, content=error_body(refusal.reason_code, refusal.message))
         command_id = key or uuid4()
-        meta = Meta(principal.tenant_id, principal.actor, correlation or str(command_id), str(command_id))
+        meta = Meta(principal.tenant_id, principal.actor, correlation or str(command_id), str(command_id),
+                    trace_parent=current_traceparent())
         result = await asyncio.to_thread(app.execute, command, command_id, meta)
+        record_command(command, "http", result)
         return _answer(result)
 
     @router.get("/contracts/command-key")

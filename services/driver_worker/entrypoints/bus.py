@@ -18,6 +18,7 @@ from contracts.reports import JobReport
 from services.driver_worker.application import JobRunner
 from shared.bus import Bus, Outgoing
 from shared.consuming import MessageGate
+from shared.metrics import observe_job
 
 
 class BusReporter:
@@ -42,7 +43,8 @@ def register(bus: Bus, driver_id: str, runner: JobRunner) -> None:
 
     async def run_job(envelope: Envelope, job: Message) -> None:
         assert isinstance(job, DriverJob)
-        await runner.run(job, BusReporter(bus, envelope, f"driver:{driver_id}"))
+        with observe_job(driver_id, job.kind) as watch:
+            await runner.run(job, watch.reporter(BusReporter(bus, envelope, f"driver:{driver_id}")))
 
     @bus.subscriber(topic, f"driver-{driver_id}", auto_offset_reset="earliest",
                     ack_policy=AckPolicy.NACK_ON_ERROR, max_poll_interval_ms=15 * 60 * 1000)
