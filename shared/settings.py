@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     jwt_public_keys: list[str] = Field(default_factory=list, description="PEM public keys that sign tokens")
     jwt_jwks: dict[str, Any] | None = Field(default=None, description="a JWKS document of the token signing keys")
     jwt_jwks_file: Path | None = Field(default=None, description="a file holding the JWKS document instead")
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"],
+                                      description="JWT signature algorithms accepted")
     jwt_leeway: float = Field(default=60.0, ge=0, le=600, description="seconds of clock skew tolerated on exp/nbf/iat")
     jwt_tenant_claim: str = Field(default="tenant_id", min_length=1, description="claim naming the tenant")
     jwt_roles_claim: str = Field(default="roles", min_length=1, description="claim listing the roles")
