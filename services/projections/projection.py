@@ -56,6 +56,6 @@ class Projection(Protocol):
         """Apply events in order inside ``tx``; the changes in the order they happened."""
 
 
-def schema(projection: Projection) -> list[str]:
-    """Every idempotent DDL statement of a view's tables."""
-    return [statement for spec in projection.tables() for statement in spec.ddl()]
+def schema(projection: Projection, trigram: bool = False) -> list[str]:
+    """Every idempotent DDL statement of a view's tables (``trigram``: PostgreSQL's pg_trgm is installed)."""
+    return [statement for spec in projection.tables() for statement in spec.ddl(trigram)]

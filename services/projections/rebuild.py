@@ -92,10 +92,11 @@ def rebuild(store: EventStoreReader, db: Database, projection: Projection, *, ba
     progress.state, progress.started_at = "building", time.time()
     shadow = projection.on_tables(SHADOW_SUFFIX)
     try:
+        trigram = view_state.trigram_enabled(db)
         with db.transaction() as tx:
             for spec in shadow.tables():
                 tables.drop(tx, spec)
-                tables.create(tx, spec)
+                tables.create(tx, spec, trigram)
         position = 0
         while True:
             target = store.recorder.max_notification_id() or 0

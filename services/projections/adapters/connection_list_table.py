@@ -26,6 +26,7 @@ SPEC = tables.TableSpec(
         "tenant_created": ("tenant_id", "created_at", "connection_id"),
         "tenant_updated": ("tenant_id", "updated_at", "connection_id"),
     },
+    search=("name",),
 )
 
 # Each sort order ends in the key, so pages never skip or repeat a row; each has an index behind it.

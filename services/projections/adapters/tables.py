@@ -36,6 +36,9 @@ class TableSpec:
     columns: dict[str, str]
     key: tuple[str, ...]
     indexes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # suffix -> columns
+    # Text columns searched by substring (``LOWER(col) LIKE '%...%'``): on PostgreSQL with pg_trgm they get a
+    # trigram index, which turns that search from a scan of the tenant's rows into an index lookup.
+    search: tuple[str, ...] = ()
 
     def named(self, name: str) -> TableSpec:
         """The same table under another name (shadow tables of a rebuild)."""
@@ -48,14 +51,20 @@ class TableSpec:
     def index_name(self, suffix: str) -> str:
         return f"{self.name}_{suffix}"
 
-    def ddl(self) -> list[str]:
-        """Idempotent ``CREATE`` statements for the table and its indexes."""
+    def ddl(self, trigram: bool = False) -> list[str]:
+        """Idempotent ``CREATE`` statements for the table and its indexes (``trigram``: pg_trgm is there)."""
         columns = ", ".join(f"{c} {_SQL_TYPES[kind]}" for c, kind in self.columns.items())
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({columns}, PRIMARY KEY ({', '.join(self.key)}))"]
         statements += [
             f"CREATE INDEX IF NOT EXISTS {self.index_name(suffix)} ON {self.name} ({', '.join(cols)})"
             for suffix, cols in self.indexes.items()
         ]
+        if trigram:
+            statements += [
+                f"CREATE INDEX IF NOT EXISTS {self.index_name(column + '_trgm')} ON {self.name} "
+                f"USING gin (LOWER({column}) gin_trgm_ops)"
+                for column in self.search
+            ]
         return statements
 
     # ----- row coding ---------------------------------------------------------------------------------------
@@ -87,8 +96,8 @@ class TableSpec:
         return f"SELECT {', '.join(self.columns)} FROM {self.name}"
 
 
-def create(tx: Transaction, spec: TableSpec) -> None:
-    for statement in spec.ddl():
+def create(tx: Transaction, spec: TableSpec, trigram: bool = False) -> None:
+    for statement in spec.ddl(trigram):
         tx.execute(statement)
 
 
@@ -202,7 +211,7 @@ def swap_in(tx: Transaction, dialect: str, shadow: TableSpec, live: TableSpec) -
     if dialect == "postgres":
         # Index names survive a rename; give them the live names so the next shadow can reuse its own.
         tx.execute(f"ALTER INDEX IF EXISTS {shadow.name}_pkey RENAME TO {live.name}_pkey")
-        for suffix in live.indexes:
+        for suffix in [*live.indexes, *(column + "_trgm" for column in live.search)]:
             tx.execute(f"ALTER INDEX IF EXISTS {shadow.index_name(suffix)} RENAME TO {live.index_name(suffix)}")
         return
     # SQLite cannot rename an index: build the live-named ones and drop the shadow-named ones.

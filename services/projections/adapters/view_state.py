@@ -42,8 +42,21 @@ def prepare(db: Database, projections: Sequence[Projection]) -> list[str]:
         for projection in projections:
             tx.execute("INSERT INTO tracked_positions (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
                        (projection.name,))
-    ensure_schema(db, *[s for p in projections for s in schema(p)])
+    ensure_schema(db, *[s for p in projections for s in schema(p, trigram_enabled(db))])
     return reset
+
+
+def trigram_enabled(db: Database) -> bool:
+    """Whether substring searches get trigram indexes: PostgreSQL with pg_trgm (installed here if allowed)."""
+    if db.dialect != "postgres":
+        return False
+    try:
+        ensure_schema(db, "CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except Exception:  # noqa: BLE001 - no contrib package or no right to install it: search scans instead
+        pass
+    with db.transaction() as tx:
+        tx.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        return tx.fetchone() is not None
 
 
 def _has_position(tx: Transaction, name: str) -> bool:
