@@ -25,7 +25,7 @@ from shared.runtime import all_topics, ensure_topics
 
 TOKEN = "e2e-admin-token"
 TENANT = "tenant-e2e"
-BUS_ACTORS = ("platform-test", "platform-service")  # senders of the e2e tests' bus commands, admins
+BUS_ACTORS = ("platform-test", "platform-service", "example-platform-client")  # bus senders of the e2e tests, admins
 
 
 def free_port() -> int:
