@@ -84,3 +84,14 @@ def test_every_message_of_a_full_run_matches_its_published_schema(running_stack:
     assert {"connections.commands.v1", "connections.command-results.v1", "connections.events.v1",
             "drivers.reports.v1", "drivers.pos.jobs.v1"} <= set(checked), checked
     assert sum(checked.values()) > 50
+
+
+def test_the_service_serves_its_asyncapi_document_and_message_schemas(running_stack: RunningStack) -> None:
+    stack = running_stack
+    asyncapi = httpx.get(f"{stack.api}/v1/contracts/asyncapi.json", timeout=10)
+    assert asyncapi.status_code == 200 and asyncapi.json()["asyncapi"].startswith("3.")
+    schema = httpx.get(f"{stack.api}/v1/contracts/schemas/CreateConnection.v1.json", timeout=10)
+    assert schema.status_code == 200 and "payload" in schema.json()["properties"]
+    missing = httpx.get(f"{stack.api}/v1/contracts/schemas/NoSuchMessage.v1.json", timeout=10)
+    assert missing.status_code == 404 and missing.json()["reason_code"] == "not_found"
+    assert httpx.get(f"{stack.api}/v1/contracts/schemas/..%2Fsecrets.json", timeout=10).status_code in (404, 422)

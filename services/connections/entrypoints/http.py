@@ -3,15 +3,17 @@
 
 
 import asyncio
+import json
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, FastAPI, Header
+from fastapi import APIRouter, Body, FastAPI, Header, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from contracts import commands as cmd
 from contracts.drivers import CATALOG
+from contracts.schema_export import PACKAGE_DIR, SCHEMAS
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
@@ -69,6 +71,20 @@ def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys)
     async def command_key() -> dict[str, str]:
         """The public key platform services seal credentials to (``sealed_credentials``); public by design."""
         return command_keys.describe()
+
+    @router.get("/contracts/asyncapi.json")
+    async def asyncapi() -> Any:
+        """The AsyncAPI 3 document of every topic, key, header and message this service uses."""
+        return JSONResponse(json.loads((PACKAGE_DIR / "asyncapi.json").read_text(encoding="utf-8")))
+
+    @router.get("/contracts/schemas/{message}")
+    async def message_schema(message: Annotated[str, Path(pattern=r"^[A-Za-z]+\.v[0-9]+\.json$")]) -> Any:
+        """The JSON Schema of one message version, e.g. ``CreateConnection.v1.json``."""
+        schema = PACKAGE_DIR / SCHEMAS / message
+        if not schema.is_file():
+            return JSONResponse(status_code=404, content={"reason_code": "not_found",
+                                                          "message": f"no published schema {message}"})
+        return JSONResponse(json.loads(schema.read_text(encoding="utf-8")))
 
     @router.get("/drivers/catalog")
     async def catalog(_: Annotated[Principal, requires(Role.VIEWER)]) -> list[dict[str, Any]]:
