@@ -101,6 +101,8 @@ class FakeShopware6(FakeMarketplace):
     def __init__(self) -> None:
         self.token_ttl = 600
         self.tokens: dict[str, float] = {}
+        # Client secrets accepted besides CLIENT_SECRET (e.g. unique markers of a canary test).
+        self.client_secrets: set[str] = set()
         self.property_groups: list[dict[str, Any]] = []
         self.custom_field_sets: list[dict[str, Any]] = []
         super().__init__()
@@ -152,7 +154,8 @@ class FakeShopware6(FakeMarketplace):
             body = await request.json()
             if body.get("grant_type") != "client_credentials":
                 return _error(400, "1", "Bad Request", "The authorization grant type is not supported.")
-            ok = body.get("client_id") == CLIENT_ID and body.get("client_secret") == CLIENT_SECRET
+            secret = body.get("client_secret")
+            ok = body.get("client_id") == CLIENT_ID and (secret == CLIENT_SECRET or secret in self.client_secrets)
             if not ok or self.faults.reject_credentials:
                 return _error(401, "4", "Unauthorized", "Client authentication failed")
             value = secrets.token_urlsafe(24)
