@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from services.connections.ports import CredentialVault, DriverCatalog, ModelStag
 from services.connections.adapters.staging import InMemoryModelStaging
 from contracts.chunking import join_model, model_digest
 from contracts.datamodel import DataModel
+from shared.store import stored_originators
 
 A = TypeVar("A", bound=Aggregate)
 _CONNECTION_NAMESPACE = uuid5(NAMESPACE_URL, "omni-channel-connections:connection")
@@ -66,9 +68,14 @@ class Connections(Application[UUID]):
         by one, so the outcome is always that of some serial order.
         """
         batch = _Batch()
+        batch.absent = self._absent(commands)
+        keys = getattr(self.vault, "batch", None)  # the SQL vault stores a batch's new keys together
         self._local.batch = batch
         try:
-            results = [self.execute(command, command_id, meta) for command, command_id, meta in commands]
+            with keys(batch.absent) if keys is not None else nullcontext():
+                results = [self.execute(command, command_id, meta) for command, command_id, meta in commands]
+        except IntegrityError:
+            return [self.execute(command, command_id, meta) for command, command_id, meta in commands]
         finally:
             self._local.batch = None
         pending = batch.pending()
@@ -475,10 +482,25 @@ class Connections(Application[UUID]):
             )
         return mirror
 
+    def _absent(self, commands: list[tuple[cmd.Message, UUID, Meta]]) -> set[UUID]:
+        """The command records and new connections of a batch that have no events yet, in one query.
+
+        Each would otherwise be a lookup of its own that finds nothing (two round trips with snapshots on).
+        If another writer stores one of them before the batch is saved, the save conflicts and the commands
+        run again one by one.
+        """
+        ids = [ProcessedCommand.id_for(meta.tenant_id, command_id) for _, command_id, meta in commands]
+        ids += [command.connection_id or uuid5(_CONNECTION_NAMESPACE, f"{meta.tenant_id}/{command_id}")
+                for command, command_id, meta in commands if isinstance(command, cmd.CreateConnection)]
+        stored = stored_originators(self.recorder, ids)
+        return set() if stored is None else set(ids) - stored
+
     def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is not None and batch.has(aggregate_id):
             aggregate = batch.get(aggregate_id)
+        elif batch is not None and aggregate_id in batch.absent:
+            return None
         else:
             try:
                 aggregate = self.repository.get(aggregate_id)
@@ -498,6 +520,7 @@ class _Batch:
         self._pending_at_begin: dict[UUID, int] = {}
         self._command = -1
         self.staged: set[int] = set()  # indexes of the commands whose changes are in the batch
+        self.absent: set[UUID] = set()  # ids known to have no stored events when the batch began
 
     def has(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._aggregates

@@ -12,8 +12,13 @@ import hashlib
 import hmac
 import json
 import os
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
 
 from services.connections.domain.errors import ConnectionsError
 from shared.sealing import open_sealed, seal, unwrap_key, wrap_key
@@ -40,7 +45,40 @@ class SqlVault:
         self._db = db
         self._masters = master_keys
         self._current = current_key_id
+        self._batches = threading.local()  # the key batch the current thread is in, if any
         ensure_schema(db, _SCHEMA)
+
+    @contextmanager
+    def batch(self, new: Collection[UUID]) -> Iterator[None]:
+        """Data keys of the ``new`` connections (no events yet) made inside are kept in memory and stored
+        together, in one transaction, on leaving; every other key is read and made as usual.
+
+        A batch of commands then costs one transaction for its keys instead of two per new connection (seal,
+        then fingerprint). The keys are stored before the caller saves the events that use them, as without a
+        batch. If another writer stored a different key for one of these connections meanwhile, leaving raises
+        :class:`IntegrityError`: nothing sealed in the batch may be saved, the caller runs its commands again.
+        """
+        made: dict[str, tuple[str, str, bytes]] = {}  # connection id -> (master key id, wrapped, data key)
+        self._batches.made = made
+        self._batches.new = {str(connection_id) for connection_id in new}
+        try:
+            yield
+        finally:
+            self._batches.made = None
+        if not made:
+            return
+        with self._db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO connection_keys (connection_id, key_id, wrapped) VALUES (?, ?, ?) "
+                "ON CONFLICT (connection_id) DO NOTHING",
+                [(cid, key_id, wrapped) for cid, (key_id, wrapped, _) in made.items()],
+            )
+            marks = ",".join("?" * len(made))
+            tx.execute(f"SELECT connection_id, wrapped FROM connection_keys WHERE connection_id IN ({marks})",  # noqa: S608
+                       list(made))
+            stored = dict(tx.fetchall())
+        if any(stored.get(cid) != wrapped for cid, (_, wrapped, _) in made.items()):
+            raise IntegrityError("a data key of this batch was stored by another writer first")
 
     def seal(self, connection_id: UUID, plaintext: dict[str, Any]) -> dict[str, Any]:
         key = self._data_key(connection_id, create=True)
@@ -97,6 +135,13 @@ class SqlVault:
 
     def _data_key(self, connection_id: UUID, *, create: bool) -> bytes:
         cid = str(connection_id)
+        made: dict[str, tuple[str, str, bytes]] | None = getattr(self._batches, "made", None)
+        if made is not None and create and cid in self._batches.new:
+            if cid not in made:
+                data_key = os.urandom(32)
+                wrapped = base64.b64encode(wrap_key(self._masters[self._current], data_key, cid)).decode()
+                made[cid] = (self._current, wrapped, data_key)
+            return made[cid][2]
         with self._db.transaction() as tx:
             tx.execute("SELECT key_id, wrapped FROM connection_keys WHERE connection_id = ?", (cid,))
             row = tx.fetchone()
