@@ -23,5 +23,10 @@ up: $(VENV)/.installed
 test: deps
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+## make bench: every benchmark beside its baseline (local Kafka, throwaway PostgreSQL); writes docs/benchmarks.md.
+bench: deps
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .data
