@@ -59,5 +59,7 @@ def add_readiness(api: Any, checks: Mapping[str, Check]) -> None:
         return JSONResponse(status_code=200 if ok else 503,
                             content={"status": "ok" if ok else "unavailable", "checks": results})
 
-    api.add_api_route("/health/ready", ready, methods=["GET"], tags=["operations"],
+    # response_model=None: the return annotation is a string here (postponed) naming a local import, which
+    # FastAPI cannot resolve; without it /openapi.json fails.
+    api.add_api_route("/health/ready", ready, methods=["GET"], tags=["operations"], response_model=None,
                       summary="Ready: the store and the broker answer")
