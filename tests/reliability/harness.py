@@ -25,7 +25,6 @@ from services.launcher import Stack
 from shared.runtime import all_topics, ensure_topics
 from shared.settings import Settings, Store
 from tests.fakes.server import BackgroundServer
-from tests.fakes import shopware6
 from tests.fakes.shopware6 import FakeShopware6
 from tests.support.stack import free_port, stack_env
 
@@ -139,17 +138,22 @@ def _env(store: str, data_dir: Path, bootstrap: str, namespace: str, dsn: str | 
     env["OMNI_API_TOKENS"] = json.dumps(
         {token_of(t): {"tenant": t, "roles": ["admin"], "actor": f"ops-{t}"} for t in TENANTS})
     env["OMNI_BUS_ACTORS"] = json.dumps({BUS_ACTOR: {"roles": ["admin"]}})
-    # A watchdog, where one runs, should time silent jobs out within a scenario, not after two minutes.
-    env["OMNI_JOB_TIMEOUT"] = "20"
+    # The watchdog times out a job silent this long. Longer than the 30 s between two recorded heartbeats of a
+    # live job (a sync held by the shop), shorter than the default, so a silent job ends within a scenario.
+    env["OMNI_JOB_TIMEOUT"] = "45"
+    env["OMNI_WATCHDOG_INTERVAL"] = "1"
     return env
 
 
 @contextmanager
 def reliability_stack(tmp_path: Path, bootstrap: str, store: str, dsn: str | None = None,
-                      workers: tuple[str, ...] = WORKERS) -> Iterator[ReliabilityStack]:
-    """Every process on ``bootstrap`` under a fresh Kafka namespace; stopped (SIGTERM) at the end."""
+                      workers: tuple[str, ...] = WORKERS, **settings: str) -> Iterator[ReliabilityStack]:
+    """Every process on ``bootstrap`` under a fresh Kafka namespace; stopped (SIGTERM) at the end.
+
+    ``settings`` are more ``OMNI_*`` variables for every process (e.g. ``OMNI_JOB_TIMEOUT="5"``).
+    """
     namespace = f"r{uuid.uuid4().hex[:8]}."
-    env = _env(store, tmp_path / "data", bootstrap, namespace, dsn)
+    env = {**_env(store, tmp_path / "data", bootstrap, namespace, dsn), **settings}
     asyncio.run(ensure_topics(bootstrap, all_topics(namespace), 3, 1))
     shop = FakeShopware6()
     server = BackgroundServer(shop.app)
@@ -159,10 +163,9 @@ def reliability_stack(tmp_path: Path, bootstrap: str, store: str, dsn: str | Non
     for driver in workers:
         stack.commands[f"worker-{driver}"] = ["worker", "--driver", driver]
     marker = f"rel-canary-{uuid.uuid4().hex}"
-    # The fake shop accepts one secret, a module constant: this run's marker becomes that secret, so the marker
-    # travels every path a real secret does (HTTP in, sealed in store and job, opened by the worker).
-    accepted_secret = shopware6.CLIENT_SECRET
-    shopware6.CLIENT_SECRET = marker
+    # The fake shop accepts this run's marker as a secret, so the marker travels every path a real secret does
+    # (HTTP in, sealed on the bus, sealed in the store and the job, opened by the worker, sent to the shop).
+    shop.client_secrets.add(marker)
     running = ReliabilityStack(stack, env, tmp_path / "data", tmp_path / "logs", bootstrap, namespace, shop,
                                shop_url, marker)
     stack.start_all()
@@ -172,7 +175,6 @@ def reliability_stack(tmp_path: Path, bootstrap: str, store: str, dsn: str | Non
     finally:
         stack.stop_all()
         server.stop()
-        shopware6.CLIENT_SECRET = accepted_secret
 
 
 @contextmanager

@@ -321,7 +321,8 @@ class Load:
         return self._run(self._collect(timeout), timeout + 30)
 
     async def _collect(self, timeout: float) -> dict[str, list[dict[str, Any]]]:
-        wanted = {s.command_id: s for s in self.log.sent if s.channel == "bus"}
+        bus = [s for s in self.log.sent if s.channel == "bus"]
+        wanted = {s.command_id: s for s in bus}  # one command may have been sent several times
         results: dict[str, list[dict[str, Any]]] = {}
         consumer = AIOKafkaConsumer(self.stack.topic(topics.COMMAND_RESULTS), bootstrap_servers=self.stack.bootstrap,
                                     auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
@@ -339,9 +340,9 @@ class Load:
                     break
         finally:
             await consumer.stop()
-        for command_id, sent in wanted.items():
-            if command_id in results:
-                sent.result = results[command_id][0]
+        for sent in bus:
+            if sent.command_id in results:
+                sent.result = results[sent.command_id][0]
                 sent.delivered = True
         return results
 
