@@ -83,7 +83,10 @@ def shred_leftover_keys(write: WriteSide) -> int:
 def build_relay(write: WriteSide, bus: Bus) -> tuple[Relay, Database]:
     positions = open_database(write.settings.sql_url("positions"))
     create_positions_table(positions)
-    follower = NotificationFollower(write.app.recorder, write.settings.poll_interval)  # type: ignore[arg-type]
+    # PostgreSQL wakes the relay on every commit (NOTIFY) instead of at its next poll: a job reaches its
+    # worker sooner (the sync round trip), polling stays the safety net.
+    follower = NotificationFollower(write.app.recorder, write.settings.poll_interval,  # type: ignore[arg-type]
+                                    listen=True)
     relay = Relay(write.app, positions, bus, base64.b64decode(write.settings.worker_key), follower,
                   write.settings.job_retry_backoff)
     return relay, positions
