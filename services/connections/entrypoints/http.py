@@ -17,6 +17,7 @@ from contracts.schema_export import PACKAGE_DIR, SCHEMAS
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
+from services.connections.entrypoints.batching import CommandBatcher
 from services.connections.entrypoints.guard import REQUIRED_ROLE, CredentialsRefused, open_credentials
 from shared.auth import Authenticator, Principal, Role
 from shared.http import error_body, install_error_handlers, principal_dependency
@@ -54,6 +55,7 @@ def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys)
     router = APIRouter(prefix="/v1")
     IdempotencyKey = Annotated[UUID | None, Header(alias="Idempotency-Key")]
     CorrelationId = Annotated[str | None, Header(max_length=100)]
+    batcher = CommandBatcher(app)  # concurrent requests share a transaction (group commit)
 
     async def run(command: cmd.Message, principal: Principal, key: UUID | None, correlation: str | None) -> JSONResponse:
         try:
@@ -63,7 +65,7 @@ def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys)
         command_id = key or uuid4()
         meta = Meta(principal.tenant_id, principal.actor, correlation or str(command_id), str(command_id),
                     trace_parent=current_traceparent())
-        result = await asyncio.to_thread(app.execute, command, command_id, meta)
+        result = await batcher.execute(command, command_id, meta)
         record_command(command, "http", result)
         return _answer(result)
 
