@@ -220,8 +220,13 @@ class Collected:
 
 
 async def produce_and_collect(deployed: Deployment, envelopes: list[Envelope], timeout: float = 300,
-                              rate: float | None = None) -> Collected:
-    """Produce commands as fast as aiokafka allows (or at ``rate`` per second) and wait for every result."""
+                              rate: float | None = None, budget: float | None = None, window: int = 1_000,
+                              ) -> Collected:
+    """Produce commands as fast as aiokafka allows (or at ``rate`` per second) and wait for every result.
+
+    With ``budget`` (seconds), at most ``window`` commands are in flight and no new one is sent once the
+    budget is spent: the run measures the same rate in bounded time however slow the machine is today.
+    """
     bootstrap = deployed.infra.bootstrap
     consumer = await _results_consumer(bootstrap, deployed.topic(topics.COMMAND_RESULTS))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024,
@@ -240,13 +245,18 @@ async def produce_and_collect(deployed: Deployment, envelopes: list[Envelope], t
             for i, (key, value, tenant) in enumerate(wire):
                 if rate is not None:
                     await _pace(started, i, rate)
+                if budget is not None:
+                    while len(sent) - len(arrived) >= window:
+                        await asyncio.sleep(0.005)
+                    if time.monotonic() - started > budget:
+                        break
                 sent[key] = time.monotonic()
                 futures.append(await producer.send(deployed.topic(topics.COMMANDS), value, key=tenant))
             await asyncio.gather(*futures)
 
         sending = asyncio.create_task(send_all())
         deadline = started + timeout
-        while len(arrived) < len(wanted):
+        while len(arrived) < len(wanted) and not (sending.done() and len(arrived) >= len(sent)):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(arrived)} of {len(wanted)} results within {timeout} s")
             deployed.stack.check_alive()

@@ -20,7 +20,8 @@ from shared.settings import Store
 @dataclass
 class ScaleConfig:
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
-    commands: int = 1_500  # creates over Kafka measured at each size
+    commands: int = 10_000  # creates over Kafka at most at each size, sent for ``write_seconds``
+    write_seconds: float = 6.0
     list_rounds: int = 15
     repeats: int = 3
     touch: int = 10_000  # connections loaded by the write side before its memory is read (its cache's size)
@@ -28,7 +29,8 @@ class ScaleConfig:
 
     @classmethod
     def quick(cls) -> ScaleConfig:
-        return cls(sizes=(1_000, 5_000), commands=300, list_rounds=5, repeats=2, touch=1_000, settle_seconds=4.0)
+        return cls(sizes=(1_000, 5_000), commands=300, write_seconds=2.0, list_rounds=5, repeats=2, touch=1_000,
+                   settle_seconds=4.0)
 
 
 @dataclass
@@ -92,8 +94,9 @@ def run(infra: Infra, config: ScaleConfig) -> list[Measurement]:
 
 def _measure_stage(deployed: Deployment, stage: Stage, config: ScaleConfig) -> None:
     collected = asyncio.run(produce_and_collect(deployed, create_commands(TENANT, config.commands,
-                                                                         f"s{stage.size}-{uuid.uuid4().hex[:4]}")))
-    stage.write_rates.append(config.commands / collected.seconds)
+                                                                         f"s{stage.size}-{uuid.uuid4().hex[:4]}"),
+                                                budget=config.write_seconds))
+    stage.write_rates.append(len(collected.arrived) / collected.seconds)
     wait_views(deployed, _head(deployed))
     times = list_latencies(deployed, config.list_rounds)
     stage.list_p50.append(percentile(times, 0.5))
