@@ -18,6 +18,8 @@ from services.connections.domain.meta import Meta
 from services.connections.entrypoints.guard import BusGuard
 from shared.bus import Bus, Outgoing
 from shared.consuming import MessageGate
+from shared.metrics import record_command
+from shared.tracing import current_traceparent
 
 
 def result_message(envelope: Envelope, result: CommandResult) -> Outgoing:
@@ -33,27 +35,46 @@ def result_message(envelope: Envelope, result: CommandResult) -> Outgoing:
     )
 
 
-def register(bus: Bus, app: Connections, guard: BusGuard) -> None:
+def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200) -> None:
     """Subscribe the service's handlers on ``bus``; ``guard`` admits each command (role, tenant, credentials)."""
     commands = MessageGate(bus, topics.COMMANDS, ALL_COMMANDS)
     report_gate = MessageGate(bus, topics.REPORTS, ALL_REPORTS)
 
     async def run_command(envelope: Envelope, command: Message) -> None:
-        meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
+        meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id),
+                    trace_parent=current_traceparent())
         admitted = guard.admit(envelope, command)
         result = admitted if isinstance(admitted, CommandResult) else await asyncio.to_thread(
             app.execute, admitted, envelope.message_id, meta)
+        record_command(command, "kafka", result)
         await bus.publish(result_message(envelope, result))
 
     async def record_report(envelope: Envelope, report: Message) -> None:
         assert isinstance(report, JobReport)
-        meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id))
+        meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id),
+                    trace_parent=current_traceparent())
         await asyncio.to_thread(app.record_report, report, meta)
 
+    async def run_commands(batch: list[tuple[Envelope, Message]]) -> None:
+        """Commands polled together are stored in one transaction (see ``Connections.execute_batch``)."""
+        admitted = [guard.admit(envelope, command) for envelope, command in batch]
+        items = [
+            (command, envelope.message_id,
+             Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id),
+                  trace_parent=current_traceparent()))
+            for (envelope, _), command in zip(batch, admitted, strict=True) if not isinstance(command, CommandResult)
+        ]
+        executed = iter(await asyncio.to_thread(app.execute_batch, items) if items else [])
+        results = [a if isinstance(a, CommandResult) else next(executed) for a in admitted]
+        for (envelope, command), result in zip(batch, results, strict=True):
+            record_command(command, "kafka", result)
+        await bus.publish_all([result_message(envelope, result) for (envelope, _), result in zip(batch, results,
+                                                                                                strict=True)])
+
     @bus.subscriber(topics.COMMANDS, group_id="connections-commands", auto_offset_reset="earliest",
-                       ack_policy=AckPolicy.NACK_ON_ERROR)
-    async def on_command(message: KafkaMessage) -> None:
-        await commands.handle(message, run_command)
+                    ack_policy=AckPolicy.NACK_ON_ERROR, batch=True, max_records=batch_size, batch_timeout_ms=5)
+    async def on_commands(message: KafkaMessage) -> None:
+        await commands.handle_batch(message, run_commands, run_command)
 
     @bus.subscriber(topics.REPORTS, group_id="connections-reports", auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
