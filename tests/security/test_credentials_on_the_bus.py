@@ -155,3 +155,26 @@ def test_the_commands_api_serves_the_public_command_key_and_accepts_sealed_crede
     assert (wrong_tenant.status_code, wrong_tenant.json()["reason_code"]) == (422, "invalid_sealed_credentials")
     connection_id = UUID(created.json()["items"][0]["connection_id"])
     assert stored_credentials(installed, connection_id)["secret_access_key"] == SECRET
+
+
+def test_refusals_never_echo_a_secret(installed: WriteSide, client: TestClient) -> None:
+    bad_forms: list[Any] = [
+        {**FORM, "url": "ftp://nope", "secret_access_key": SECRET},
+        {**FORM, "secret_access_key": SECRET * 100},  # too long
+        {**FORM, "secret_access_key": SECRET, "unexpected": SECRET},
+        {"secret_access_key": {"nested": SECRET}},
+    ]
+    answers = []
+    for credentials in bad_forms:
+        answers.append(client.post("/v1/connections", headers=auth_header(TENANT_A, "admin"),
+                                   json={"name": "Shop", "driver": "shopware6", "credentials": credentials}))
+        answers.append(client.post("/v1/connections", headers=auth_header(TENANT_A, "admin"),
+                                   json={"name": ["not", "a", "name"], "driver": "shopware6", "credentials": credentials}))
+    answers.append(client.post("/v1/connections", headers={**auth_header(TENANT_A, "admin"),
+                                                           "Content-Type": "application/json"},
+                               content=b'{"name": "x", "credentials": {"secret_access_key": "' + SECRET.encode() + b'"'))
+    answers.append(client.get("/v1/drivers", headers={"Authorization": f"Bearer {SECRET}"}))
+
+    assert {a.status_code for a in answers} <= {401, 422}, [a.text for a in answers]
+    assert all(a.json()["reason_code"] for a in answers)
+    assert not [a.text for a in answers if SECRET in a.text]

@@ -179,3 +179,19 @@ def test_a_forbidden_bus_command_changes_nothing_and_is_not_remembered(write_sid
     allowed = send(write_side, BusGuard(BusActors({"b-viewer": {"roles": ["admin"]}}), write_side.command_keys),
                    "b-viewer", TENANT_B, cmd.InstallDriver(driver="pos"))
     assert allowed.accepted
+
+
+PUBLIC_ROUTES = {"/health/live", "/v1/contracts/command-key", "/v1/contracts/asyncapi.json",
+                 "/v1/contracts/schemas/{message}"}
+"""Routes that answer without a token, on purpose: liveness and the published contracts (no tenant data)."""
+
+
+def test_no_route_of_the_commands_api_answers_without_a_token_unless_it_is_declared_public(
+    client: TestClient,
+) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method in operations:
+            url = path.format(connection_id=uuid4(), driver="pos", message="CreateConnection.v1.json")
+            status = client.request(method, url, json={}).status_code
+            assert (status != 401) == (path in PUBLIC_ROUTES), (method, path, status)
