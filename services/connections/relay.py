@@ -8,6 +8,7 @@ message ids are stable, so consumers drop the duplicates.
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
@@ -28,6 +29,7 @@ from shared.sql import Database
 
 log = get_logger(__name__)
 POSITION_NAME = "relay"
+_JOB_TOPICS = frozenset({"Connection.JobRequested.v1", "Connection.JobRetried.v1"})
 
 
 class Relay:
@@ -58,11 +60,15 @@ class Relay:
 
     def _translate(self, batch: list[Notification] | Any) -> list[Outgoing]:
         messages: list[Outgoing] = []
-        for notification in batch:
-            event = self.app.mapper.to_domain_event(notification)
-            trace_parent = (getattr(event, "meta", None) or {}).get("trace_parent")  # the command's trace
-            messages.extend(replace(m, trace_parent=trace_parent)
-                            for m in outgoing(notification.topic, event, notification.id, self._build_job))
+        events = [(notification, self.app.mapper.to_domain_event(notification)) for notification in batch]
+        # The credentials of every job of the batch are opened with keys read in one query.
+        jobs = [event.originator_id for notification, event in events if notification.topic in _JOB_TOPICS]
+        preloaded = getattr(self.app.vault, "preloaded", None)
+        with preloaded(jobs) if preloaded is not None and jobs else nullcontext():
+            for notification, event in events:
+                trace_parent = (getattr(event, "meta", None) or {}).get("trace_parent")  # the command's trace
+                messages.extend(replace(m, trace_parent=trace_parent)
+                                for m in outgoing(notification.topic, event, notification.id, self._build_job))
         return messages
 
     def _advance(self, position: int) -> None:

@@ -80,6 +80,26 @@ class SqlVault:
         if any(stored.get(cid) != wrapped for cid, (_, wrapped, _) in made.items()):
             raise IntegrityError("a data key of this batch was stored by another writer first")
 
+    @contextmanager
+    def preloaded(self, connection_ids: Collection[UUID]) -> Iterator[None]:
+        """Inside, the existing data keys of these connections are read once, in one query, instead of one
+        transaction per ``open`` (the relay opening the credentials of a batch of jobs). Keys not found are
+        looked up as usual, so an erased key still raises :class:`SecretsErased`.
+        """
+        ids = sorted({str(connection_id) for connection_id in connection_ids})
+        found: dict[str, tuple[str, str]] = {}
+        if ids:
+            with self._db.transaction() as tx:
+                marks = ",".join("?" * len(ids))
+                tx.execute("SELECT connection_id, key_id, wrapped FROM connection_keys "  # noqa: S608
+                           f"WHERE connection_id IN ({marks})", ids)
+                found = {str(cid): (str(key_id), str(wrapped)) for cid, key_id, wrapped in tx.fetchall()}
+        self._batches.read = found
+        try:
+            yield
+        finally:
+            self._batches.read = None
+
     def seal(self, connection_id: UUID, plaintext: dict[str, Any]) -> dict[str, Any]:
         key = self._data_key(connection_id, create=True)
         return {"v": 1, "ciphertext": seal(key, plaintext, str(connection_id))}
@@ -142,6 +162,10 @@ class SqlVault:
                 wrapped = base64.b64encode(wrap_key(self._masters[self._current], data_key, cid)).decode()
                 made[cid] = (self._current, wrapped, data_key)
             return made[cid][2]
+        read: dict[str, tuple[str, str]] | None = getattr(self._batches, "read", None)
+        if read is not None and not create and cid in read:
+            key_id, wrapped = read[cid]
+            return self._unwrap(cid, key_id, wrapped)
         with self._db.transaction() as tx:
             tx.execute("SELECT key_id, wrapped FROM connection_keys WHERE connection_id = ?", (cid,))
             row = tx.fetchone()
@@ -159,6 +183,9 @@ class SqlVault:
                 row = tx.fetchone()
                 assert row is not None
         key_id, wrapped = row
+        return self._unwrap(cid, key_id, wrapped)
+
+    def _unwrap(self, cid: str, key_id: str, wrapped: str) -> bytes:
         if key_id not in self._masters:
             raise UnknownMasterKey(f"the data key of connection {cid} is wrapped with master key {key_id!r}, "
                                    "which is not configured")
