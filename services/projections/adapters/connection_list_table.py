@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from services.projections.adapters import pages, tables
 from services.projections.adapters.pages import decode_cursor, encode_cursor
 from services.projections.domain.connection_list import COLUMNS, Row
 from shared.sql import Transaction
 
-__all__ = ["SORTS", "SPEC", "ListQuery", "decode_cursor", "encode_cursor", "query"]
+__all__ = ["SORTABLE", "SORTS", "SPEC", "ListQuery", "all_rows", "create_table", "decode_cursor", "delete",
+           "encode_cursor", "load", "query", "save", "schema"]
 
 TABLE = "connection_list"
 _INTEGER_COLUMNS = {"sync_done", "sync_total", "deletion_step", "version"}
@@ -108,8 +108,3 @@ def query(tx: Transaction, q: ListQuery, table: str = TABLE) -> tuple[list[Row],
 def all_rows(tx: Transaction, table: str = TABLE) -> list[Row]:
     return tables.rows(tx, _spec(table))
 
-
-def count(tx: Transaction, tenant_id: str, table: str = TABLE) -> int:
-    tx.execute(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = ?", (tenant_id,))
-    found: Any = tx.fetchone()
-    return int(found[0]) if found else 0
