@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,15 @@ class Meta:
     trace_parent: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
-        fields = asdict(self)
+        # Every field is a string: a shallow copy is the same as ``asdict`` at a fraction of its cost (it runs
+        # for every event of every command).
+        fields = {name: getattr(self, name) for name in _FIELDS}
         if fields["trace_parent"] is None:
             del fields["trace_parent"]  # untraced events keep the meta they always had
         return fields
 
     def because(self, reason: str) -> Meta:
         return replace(self, reason=reason)
+
+
+_FIELDS = tuple(f.name for f in dataclass_fields(Meta))
