@@ -519,6 +519,7 @@ class _Batch:
         self._journal: dict[UUID, Aggregate] = {}
         self._pending_at_begin: dict[UUID, int] = {}
         self._command = -1
+        self._saving_order: dict[UUID, None] = {}  # aggregates in the order the commands changed them
         self.staged: set[int] = set()  # indexes of the commands whose changes are in the batch
         self.absent: set[UUID] = set()  # ids known to have no stored events when the batch began
 
@@ -553,10 +554,12 @@ class _Batch:
     def commit(self, aggregates: list[Aggregate]) -> None:
         for aggregate in aggregates:
             self._aggregates[aggregate.id] = aggregate
+            self._saving_order.setdefault(aggregate.id)
         self.staged.add(self._command)
 
     def pending(self) -> list[Aggregate]:
-        return [a for a in self._aggregates.values() if a.pending_events]
+        """Changed aggregates, in the order a command-by-command run would have stored them."""
+        return [self._aggregates[i] for i in self._saving_order if self._aggregates[i].pending_events]
 
 
 def _checkpoint(aggregate: Aggregate) -> Aggregate:

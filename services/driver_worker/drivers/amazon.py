@@ -18,6 +18,8 @@ from contracts.drivers import AmazonAppCredentials, AmazonCredentials, AmazonSet
 from services.driver_worker.domain.errors import CredentialsRejected, PermanentFailure
 from services.driver_worker.drivers.amazon_schema import AttributeMerger, ParsedProductType, parse_product_type
 from services.driver_worker.drivers.base import (
+    TokenClient,
+    judged_json,
     Progress,
     RateLimiter,
     RetryPolicy,
@@ -64,7 +66,7 @@ def _vendor_message(response: httpx.Response) -> str:
         return response.reason_phrase
 
 
-class AmazonDriver:
+class AmazonDriver(TokenClient):
     """Talks to LWA for tokens and to the regional SP-API host with `x-amz-access-token`."""
 
     def __init__(
@@ -78,13 +80,10 @@ class AmazonDriver:
         policy: RetryPolicy | None = None,
         tokens: TokenCache | None = None,
     ) -> None:
-        self._http = http
+        super().__init__(http, sleep=sleep, policy=policy, tokens=tokens)
         self._app = app
         self._lwa_url = lwa_url
         self._sp_api_url = sp_api_url
-        self._sleep = sleep
-        self._policy = policy or RetryPolicy()
-        self._tokens = tokens or TokenCache()
         self._limiter = RateLimiter(DEFINITIONS_RATE, DEFINITIONS_BURST, sleep)
         # Schemas are public per product type version, so one cache serves every connection.
         self._schemas: OrderedDict[str, ParsedProductType] = OrderedDict()
@@ -202,14 +201,10 @@ class AmazonDriver:
         key = self._key(credentials)
         url = self._host(credentials, settings) + path
 
-        async def send() -> httpx.Response:
+        async def send(token: str) -> httpx.Response:
             if paced:
                 await self._limiter.acquire()
-            return await self._http.get(url, params=params, headers={"x-amz-access-token": token})
-
-        for attempt in range(2):
-            token = await self._tokens.get(key, lambda: self._token(credentials))
-            response = await send_with_retry(send, vendor=VENDOR, policy=self._policy, sleep=self._sleep)
+            response = await self._http.get(url, params=params, headers={"x-amz-access-token": token})
             # The rate Amazon grants this seller for this operation; pace the next calls by it.
             limit = response.headers.get("x-amzn-RateLimit-Limit")
             if paced and limit:
@@ -217,14 +212,12 @@ class AmazonDriver:
                     self._limiter.rate = max(0.01, float(limit))
                 except ValueError:
                     pass
-            # 403 on a cached token is usually an expired one: renew once before blaming the seller.
-            if response.status_code in (401, 403) and attempt == 0:
-                self._tokens.drop(key)
-                continue
-            if response.status_code in (401, 403):
-                raise CredentialsRejected(f"{VENDOR} denied access: {_vendor_message(response)}")
-            if response.status_code != 200:
-                raise unexpected(VENDOR, f"GET {path}", response, _vendor_message(response))
-            data: dict[str, Any] = json_body(response, VENDOR)
-            return data
-        raise AssertionError("unreachable")
+            return response
+
+        # 403 on a cached token is usually an expired one: renew once before blaming the seller.
+        response = await self._send_with_token(key, lambda: self._token(credentials), send, vendor=VENDOR,
+                                               renew_on=(401, 403))
+        detail = _vendor_message(response)
+        data: dict[str, Any] = judged_json(response, VENDOR, f"GET {path}", f"{VENDOR} denied access: {detail}",
+                                           detail)
+        return data

@@ -189,6 +189,48 @@ class TokenCache:
         self._locks.pop(key, None)
 
 
+class TokenClient:
+    """What every driver with bearer tokens shares: its HTTP client, retry policy, sleep and token cache."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, sleep: Sleep, policy: RetryPolicy | None = None, tokens: TokenCache | None = None
+    ) -> None:
+        self._http = http
+        self._sleep = sleep
+        self._policy = policy or RetryPolicy()
+        self._tokens = tokens or TokenCache()
+
+    async def _send_with_token(
+        self,
+        key: str,
+        fetch: Callable[[], Awaitable[tuple[str, float]]],
+        send: Callable[[str], Awaitable[httpx.Response]],
+        *,
+        vendor: str,
+        renew_on: tuple[int, ...] = (401,),
+    ) -> httpx.Response:
+        """Send with the cached token (retrying throttling and transient failures); an answer in ``renew_on``
+        on a cached token usually means it expired early or was revoked, so a new one is fetched, once."""
+        for attempt in range(2):
+            token = await self._tokens.get(key, fetch)
+            response = await send_with_retry(lambda: send(token), vendor=vendor, policy=self._policy,
+                                             sleep=self._sleep)
+            if response.status_code in renew_on and attempt == 0:
+                self._tokens.drop(key)
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+
+def judged_json(response: httpx.Response, vendor: str, what: str, refused: str, detail: str | None) -> Any:
+    """The JSON of a 200 answer; 401/403 -> ``CredentialsRejected(refused)``; anything else -> `unexpected`."""
+    if response.status_code in (401, 403):
+        raise CredentialsRejected(refused)
+    if response.status_code != 200:
+        raise unexpected(vendor, what, response, detail)
+    return json_body(response, vendor)
+
+
 @dataclass(slots=True)
 class RateLimiter:
     """Paces requests to `rate` per second with bursts of `burst` (generic cell rate algorithm).

@@ -20,12 +20,11 @@ from contracts.drivers import Magento2Credentials, Magento2Settings
 from services.driver_worker.domain.errors import CredentialsRejected, PermanentFailure
 from services.driver_worker.drivers.base import (
     Progress,
-    RetryPolicy,
-    Sleep,
-    TokenCache,
+    TokenClient,
     distill,
     fingerprint,
     json_body,
+    judged_json,
     send_with_retry,
     unexpected,
 )
@@ -73,16 +72,8 @@ def _vendor_message(response: httpx.Response) -> str:
     return distill(message)
 
 
-class Magento2Driver:
+class Magento2Driver(TokenClient):
     """Talks to {base_url}/rest/V1 with an admin token from the admin user of the credentials."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, *, sleep: Sleep, policy: RetryPolicy | None = None, tokens: TokenCache | None = None
-    ) -> None:
-        self._http = http
-        self._sleep = sleep
-        self._policy = policy or RetryPolicy()
-        self._tokens = tokens or TokenCache()
 
     async def check_credentials(self, credentials: Magento2Credentials, settings: Magento2Settings) -> None:
         """Get an admin token and list one attribute set: proves the login and the catalog ACL."""
@@ -170,25 +161,15 @@ class Magento2Driver:
     async def _get(self, credentials: Magento2Credentials, path: str, params: Mapping[str, Any]) -> Any:
         key = self._key(credentials)
         url = self._api(credentials) + path
-        for attempt in range(2):
-            token = await self._tokens.get(key, lambda: self._token(credentials))
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response = await send_with_retry(
-                lambda: self._http.get(url, params=params, headers=headers),
-                vendor=VENDOR,
-                policy=self._policy,
-                sleep=self._sleep,
-            )
-            # 401 is both "token expired" and "ACL missing": a fresh token tells them apart.
-            if response.status_code == 401 and attempt == 0:
-                self._tokens.drop(key)
-                continue
-            if response.status_code in (401, 403):
-                raise CredentialsRejected(f"{VENDOR} refused access: {_vendor_message(response)}")
-            if response.status_code != 200:
-                raise unexpected(VENDOR, f"GET {path}", response, _vendor_message(response))
-            return json_body(response, VENDOR)
-        raise AssertionError("unreachable")
+        # 401 is both "token expired" and "ACL missing": the fresh token of the second try tells them apart.
+        response = await self._send_with_token(
+            key, lambda: self._token(credentials),
+            lambda token: self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}",
+                                                                      "Accept": "application/json"}),
+            vendor=VENDOR,
+        )
+        detail = _vendor_message(response)
+        return judged_json(response, VENDOR, f"GET {path}", f"{VENDOR} refused access: {detail}", detail)
 
     async def _pages(self, credentials: Magento2Credentials, path: str) -> AsyncIterator[tuple[list[dict[str, Any]], int]]:
         page, seen = 1, 0

@@ -17,12 +17,11 @@ from contracts.drivers import SfccCredentials, SfccInstanceCredentials, SfccSett
 from services.driver_worker.domain.errors import CredentialsRejected
 from services.driver_worker.drivers.base import (
     Progress,
-    RetryPolicy,
-    Sleep,
-    TokenCache,
+    TokenClient,
     distill,
     fingerprint,
     json_body,
+    judged_json,
     send_with_retry,
     unexpected,
 )
@@ -65,16 +64,8 @@ def _vendor_message(response: httpx.Response) -> str:
         return response.reason_phrase
 
 
-class SfccDriver:
+class SfccDriver(TokenClient):
     """Talks to the instance of the credentials with a Business Manager user grant token."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, *, sleep: Sleep, policy: RetryPolicy | None = None, tokens: TokenCache | None = None
-    ) -> None:
-        self._http = http
-        self._sleep = sleep
-        self._policy = policy or RetryPolicy()
-        self._tokens = tokens or TokenCache()
 
     async def check_credentials(self, credentials: SfccCredentials, settings: SfccSettings) -> None:
         """Read one attribute definition on the instance, and on production when a second set is given."""
@@ -157,29 +148,16 @@ class SfccDriver:
     ) -> dict[str, Any]:
         key = self._key(instance)
         url = f"{self._host(instance)}/s/-/dw/data/v{settings.api_version}/system_object_definitions/Product/{resource}"
-        for attempt in range(2):
-            token = await self._tokens.get(key, lambda: self._token(instance))
-            response = await send_with_retry(
-                lambda: self._http.get(
-                    url, params={**params, "select": "(**)"}, headers={"Authorization": f"Bearer {token}"}
-                ),
-                vendor=VENDOR,
-                policy=self._policy,
-                sleep=self._sleep,
-            )
-            if response.status_code == 401 and attempt == 0:
-                self._tokens.drop(key)
-                continue
-            if response.status_code in (401, 403):
-                raise CredentialsRejected(
-                    f"{VENDOR} refused to read {resource}: {_vendor_message(response)}; check the OCAPI Data API "
-                    "permissions of the client"
-                )
-            if response.status_code != 200:
-                raise unexpected(VENDOR, f"reading {resource}", response, _vendor_message(response))
-            data: dict[str, Any] = json_body(response, VENDOR)
-            return data
-        raise AssertionError("unreachable")
+        response = await self._send_with_token(
+            key, lambda: self._token(instance),
+            lambda token: self._http.get(url, params={**params, "select": "(**)"},
+                                         headers={"Authorization": f"Bearer {token}"}),
+            vendor=VENDOR,
+        )
+        detail = _vendor_message(response)
+        refused = f"{VENDOR} refused to read {resource}: {detail}; check the OCAPI Data API permissions of the client"
+        data: dict[str, Any] = judged_json(response, VENDOR, f"reading {resource}", refused, detail)
+        return data
 
     async def _pages(
         self, credentials: SfccCredentials, settings: SfccSettings, resource: str

@@ -17,12 +17,11 @@ from contracts.drivers import Shopware6Credentials, Shopware6Settings
 from services.driver_worker.domain.errors import CredentialsRejected
 from services.driver_worker.drivers.base import (
     Progress,
-    RetryPolicy,
-    Sleep,
-    TokenCache,
+    TokenClient,
     distill,
     fingerprint,
     json_body,
+    judged_json,
     send_with_retry,
     unexpected,
 )
@@ -60,16 +59,8 @@ def _vendor_message(response: httpx.Response) -> str:
         return response.reason_phrase
 
 
-class Shopware6Driver:
+class Shopware6Driver(TokenClient):
     """Talks to the Admin API at the shop URL of the credentials, with a cached client-credentials token."""
-
-    def __init__(
-        self, http: httpx.AsyncClient, *, sleep: Sleep, policy: RetryPolicy | None = None, tokens: TokenCache | None = None
-    ) -> None:
-        self._http = http
-        self._sleep = sleep
-        self._policy = policy or RetryPolicy()
-        self._tokens = tokens or TokenCache()
 
     async def check_credentials(self, credentials: Shopware6Credentials, settings: Shopware6Settings) -> None:
         """Get a token and read one property group: proves the key and its read rights."""
@@ -148,29 +139,16 @@ class Shopware6Driver:
     async def _search(self, credentials: Shopware6Credentials, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         key = self._key(credentials)
         url = f"{self._base(credentials)}/api/search/{entity}"
-        for attempt in range(2):
-            token = await self._tokens.get(key, lambda: self._token(credentials))
-            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            response = await send_with_retry(
-                lambda: self._http.post(url, json=body, headers=headers),
-                vendor=VENDOR,
-                policy=self._policy,
-                sleep=self._sleep,
-            )
-            # A 401 on a cached token means it expired early (or was revoked): fetch a new one, once.
-            if response.status_code == 401 and attempt == 0:
-                self._tokens.drop(key)
-                continue
-            if response.status_code in (401, 403):
-                raise CredentialsRejected(
-                    f"{VENDOR} refused to list {entity} ({response.status_code}): {_vendor_message(response)}; "
-                    "the integration needs admin rights"
-                )
-            if response.status_code != 200:
-                raise unexpected(VENDOR, f"the {entity} search", response, _vendor_message(response))
-            data: dict[str, Any] = json_body(response, VENDOR)
-            return data
-        raise AssertionError("unreachable")
+        response = await self._send_with_token(
+            key, lambda: self._token(credentials),
+            lambda token: self._http.post(url, json=body, headers={"Authorization": f"Bearer {token}",
+                                                                   "Accept": "application/json"}),
+            vendor=VENDOR,
+        )
+        detail = _vendor_message(response)
+        refused = f"{VENDOR} refused to list {entity} ({response.status_code}): {detail}; the integration needs admin rights"
+        data: dict[str, Any] = judged_json(response, VENDOR, f"the {entity} search", refused, detail)
+        return data
 
     async def _pages(
         self, credentials: Shopware6Credentials, entity: str, body: dict[str, Any]
