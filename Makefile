@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 
 deps: $(VENV)/.installed
 	bash .ci/install-postgres.sh
+	bash .ci/install-chromium.sh
 	$(PY) -c "from shared.local_kafka import ensure_kafka_jars; print('kafka jars:', ensure_kafka_jars())"
 
 ## make up: the whole stack on the embedded defaults (SQLite under .data/, local Kafka, every service).

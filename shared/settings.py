@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="address the HTTP APIs listen on (0.0.0.0 in containers)")
     http_port: int = Field(default=8000, ge=0, le=65535, description="port of the commands API (connections serve)")
     query_port: int = Field(default=8001, ge=0, le=65535, description="port of the views API (connections projections)")
+    dashboard_commands_url: str | None = Field(
+        default=None, max_length=2048, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the commands API as browsers reach it, for the dashboard (default: the page's host, http_port)")
+    dashboard_origins: list[str] = Field(
+        default_factory=list, description="origins besides http://127.0.0.1|localhost:<query_port> that serve the "
+                                          "dashboard and may call the commands API from a browser (CORS)")
 
     master_keys: dict[str, str] = Field(
         default_factory=lambda: {"dev": _DEV_MASTER_KEY},

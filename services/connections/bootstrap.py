@@ -21,6 +21,7 @@ from services.connections.entrypoints.guard import BusGuard
 from services.connections.entrypoints.http import create_app
 from services.connections.relay import Relay
 from services.connections.watchdog import Watchdog
+from services.dashboard.web import allow_dashboard
 from services.connections.adapters.silent_jobs import ProcessesViewJobs
 from shared.auth import BusActors
 from shared.bus import Bus, make_broker
@@ -105,6 +106,7 @@ def run_service(settings: Settings) -> None:
     guard = BusGuard(BusActors(settings.bus_actors), command_keys)
     bus.register(Bus(broker, settings.kafka_namespace), write.app, guard, settings.command_batch_size)
     api = create_app(write.app, authenticator_from(settings), command_keys)
+    allow_dashboard(api, settings)  # the dashboard, served by the views process, posts commands here
     views = open_database(settings.sql_url("views"))
     watchdog = Watchdog(write.app, ProcessesViewJobs(views), settings.job_timeout, settings.watchdog_interval)
     instrument_http(api)

@@ -8,6 +8,7 @@ from types import FrameType
 
 import uvicorn
 
+from services.dashboard.web import mount_dashboard
 from services.projections.application import EventStoreReader, ProjectionRunner
 from services.projections.entrypoints.http import create_app
 from services.projections.live import ChangeHub
@@ -60,6 +61,7 @@ def run_projections(settings: Settings) -> None:
     configure_tracing("connections-projections", settings.traces_exporter, directory=settings.traces_dir)
     side = build_read_side(settings)
     api = create_app(side, authenticator_from(settings))  # type: ignore[arg-type]  # JWTs + static tokens
+    mount_dashboard(api, settings)  # the web dashboard at / (docs/dashboard.md)
     instrument_http(api)
     config = uvicorn.Config(api, host=settings.http_host, port=settings.query_port, log_level="warning",
                             timeout_graceful_shutdown=3)
