@@ -129,7 +129,8 @@ def run_up(settings: Settings) -> int:
         stack.wait_http(f"{views}/health/live")
         token = next(iter(settings.api_tokens))
         httpx.post(f"{api}/v1/drivers/pos/install", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        print(f"\nOmni-Channel Connections is up.\n  commands API: {api}/docs\n  views API:    {views}/docs\n"
+        print(f"\nOmni-Channel Connections is up.\n  dashboard:    {views}/  (sign in with the token below)\n"
+              f"  commands API: {api}/docs\n  views API:    {views}/docs\n"
               f"  token:        Authorization: Bearer {token}  (development token; tenant 'demo')\n"
               f"  logs:         {data_dir / 'logs'}\nPress Ctrl-C to stop.")
         if settings.using_dev_keys:
