@@ -118,10 +118,9 @@ class Audit:
                 if notification.originator_id in wanted:
                     yield notification, self._decode(notification)
             return
-        # A tenant's id appears literally in each of its events' state; checking the bytes first spares
-        # decoding every other tenant's events. Ids needing JSON escapes are decoded and compared instead.
-        marker = tenant.encode() if tenant and tenant.isascii() and tenant.isprintable() and '"' not in tenant \
-            and "\\" not in tenant else b""
+        mapper = self.store.mapper
+        # Compressed or encrypted states hide the id: then every event is decoded.
+        marker = _literal(tenant) if mapper.cipher is None and mapper.compressor is None else b""
         for notification in self._notifications(progress, "history"):
             if marker and marker not in notification.state:
                 continue
@@ -363,6 +362,17 @@ class Audit:
 def _record(notification: Notification) -> StoredRecord:
     return StoredRecord(notification.id, str(notification.originator_id), notification.originator_version,
                         notification.topic, bytes(notification.state))
+
+
+def _literal(tenant: str | None) -> bytes:
+    """The bytes a tenant id shows as in its events' JSON state, when it needs no escaping (else b"").
+
+    Each of a tenant's events holds its id literally, so checking the bytes first spares decoding every other
+    tenant's events; an id that JSON would escape is found by decoding and comparing instead.
+    """
+    if not tenant or not tenant.isascii() or not tenant.isprintable() or '"' in tenant or "\\" in tenant:
+        return b""
+    return tenant.encode()
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:
