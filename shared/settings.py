@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     jwt_tenant_claim: str = Field(default="tenant_id", min_length=1, description="claim naming the tenant")
     jwt_roles_claim: str = Field(default="roles", min_length=1, description="claim listing the roles")
     bus_actors: dict[str, dict[str, object]] = Field(
-        default_factory=lambda: {"example-platform-client": {"roles": ["admin"]}},
+        default_factory=lambda: {"example-platform-client": {"roles": ["admin"]}},  # type: ignore[arg-type]
         description='platform services sending commands, by envelope actor: '
                     '{"orders-service": {"roles": ["operator"], "tenants": ["acme"]}} (tenants optional: any)',
     )

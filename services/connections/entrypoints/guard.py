@@ -43,7 +43,7 @@ class CredentialsRefused(Exception):
 
 
 def _secret_paths(driver: str | None) -> frozenset[str]:
-    return frozenset(secret_fields(driver)) if driver in CATALOG else _ANY_DRIVER_SECRETS  # type: ignore[arg-type]
+    return frozenset(secret_fields(driver)) if driver is not None and driver in CATALOG else _ANY_DRIVER_SECRETS
 
 
 def _is_plain(value: Any) -> bool:
