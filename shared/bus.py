@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 
 from contracts.envelope import Envelope
 from contracts.topics import dead_letters
-from shared.logging import get_logger
+from shared.logging import get_logger, redact_text
 from shared.metrics import DEAD_LETTERS
 from shared.tracing import continued, kafka_middleware
 
@@ -104,7 +104,7 @@ class Bus:
     ) -> None:
         """Park a message the consumer cannot handle, with the reason, and let the consumer go on."""
         out_headers = {k: (v if isinstance(v, str) else str(v)) for k, v in headers.items()}
-        out_headers.update({"dlq_reason_code": reason_code, "dlq_reason": reason[:1000], "dlq_source_topic": topic})
+        out_headers.update({"dlq_reason_code": reason_code, "dlq_reason": redact_text(reason)[:1000], "dlq_source_topic": topic})
         await self.broker.publish(raw, self.topic(dead_letters(topic)), key=key, headers=out_headers)
         DEAD_LETTERS.labels(topic, reason_code).inc()
         log.warning("dead_lettered", topic=topic, reason_code=reason_code, reason=reason[:300])
