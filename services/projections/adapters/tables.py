@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from shared.sql import Transaction
@@ -23,9 +24,12 @@ _IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's p
 _MAX_PARAMS = 4_000  # values per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once: hot path
+
+
 def canonical_json(value: Any) -> str:
     """One text per value (sorted keys, no spaces), so equal documents store, compare and digest equal."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)
@@ -69,27 +73,36 @@ class TableSpec:
 
     # ----- row coding ---------------------------------------------------------------------------------------
 
+    @cached_property
+    def _positions(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        kinds = list(self.columns.values())
+        return (tuple(i for i, k in enumerate(kinds) if k == "json"),
+                tuple(i for i, k in enumerate(kinds) if k == "bool"))
+
     def encode(self, row: Row) -> list[Any]:
         """A row dict as SQL parameters in column order."""
-        values = []
-        for name, kind in self.columns.items():
-            value = row.get(name)
-            if value is not None and kind == "json":
-                value = canonical_json(value)
-            elif value is not None and kind == "bool":
-                value = int(bool(value))
-            values.append(value)
+        values = [row.get(name) for name in self.columns]
+        json_at, bool_at = self._positions
+        for i in json_at:
+            if values[i] is not None:
+                values[i] = canonical_json(values[i])
+        for i in bool_at:
+            if values[i] is not None:
+                values[i] = int(bool(values[i]))
         return values
 
     def decode(self, values: Sequence[Any]) -> Row:
         """A fetched SQL row as a dict, JSON parsed and booleans restored."""
-        row: Row = {}
-        for (name, kind), value in zip(self.columns.items(), values, strict=True):
-            if value is not None and kind == "json":
-                value = json.loads(value)
-            elif value is not None and kind == "bool":
-                value = bool(value)
-            row[name] = value
+        row = dict(zip(self.columns, values, strict=True))
+        json_at, bool_at = self._positions
+        if json_at or bool_at:
+            names = list(self.columns)
+            for i in json_at:
+                if values[i] is not None:
+                    row[names[i]] = json.loads(values[i])
+            for i in bool_at:
+                if values[i] is not None:
+                    row[names[i]] = bool(values[i])
         return row
 
     def select(self) -> str:
