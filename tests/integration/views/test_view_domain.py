@@ -1,13 +1,16 @@
-"""The views' pure rules that need no storage: masking, and what the timeline says of secrets."""
+"""The read side's rules that need no storage: masking, what the timeline says of secrets, slow subscribers."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from uuid import uuid4
 
 from services.projections.domain import audit, connection_status
 from services.projections.domain.connection_status import MASK, masked
+from services.projections.live import QUEUE_SIZE, ChangeHub
+from services.projections.projection import Change
 
 
 def test_settings_fields_named_like_a_drivers_secret_are_masked_at_any_depth() -> None:
@@ -40,3 +43,14 @@ def test_a_status_document_never_takes_the_sealed_credentials() -> None:
     )
     document = connection_status.evolve(None, "Connection.Created.v1", event, frozenset())
     assert document is not None and "SEALED" not in str(document)
+
+
+def test_a_live_subscriber_that_falls_too_far_behind_gets_resync_and_its_stream_ends() -> None:
+    async def scenario() -> list[str]:
+        hub = ChangeHub()
+        slow = hub.subscribe("t")
+        hub.publish([Change("processes", "t", str(i), {"i": i}, i) for i in range(QUEUE_SIZE + 10)])
+        return [notice.kind async for notice in slow.notices()]
+
+    kinds = asyncio.run(scenario())
+    assert kinds[:-1] == ["change"] * QUEUE_SIZE and kinds[-1] == "resync"
