@@ -12,7 +12,7 @@ import { ConnectionPage } from "./connection-page.js";
 import { ConnectionsView } from "./connections.js";
 import { DriversView } from "./drivers.js";
 import { ProcessesView } from "./processes.js";
-import { clear, h } from "./ui.js";
+import { LiveSnapshot, clear, h } from "./ui.js";
 
 const main = document.getElementById("main");
 const liveLabel = document.getElementById("live");
@@ -31,7 +31,7 @@ const live = new LiveStream(api, {
     runningProcesses.load();
   },
   change: (body) => {
-    if (body.view === "processes") runningProcesses.apply(body.row, body.key);
+    if (body.view === "processes") runningProcesses.live.offer(body);
     changes.dispatchEvent(new CustomEvent("change", { detail: body }));
   },
   rebuilt: () => current && current.reload && current.reload(),
@@ -41,14 +41,13 @@ const live = new LiveStream(api, {
 /** How many processes run now, for the badge on the Processes button. */
 const runningProcesses = {
   open: new Set(),
-  async load() {
-    try {
-      const page = await api.view("/v1/processes", { state: "running", limit: 500 });
-      this.open = new Set(page.items.map((p) => p.process_id));
+  live: new LiveSnapshot((change) => runningProcesses.apply(change.row, change.key)),
+  load() {
+    // The badge is a hint: on errors it keeps its count (the Processes view shows the error).
+    return this.live.load(() => api.view("/v1/processes", { state: "running", limit: 500 }), (page) => {
+      if (page) this.open = new Set(page.items.map((p) => p.process_id));
       this.show();
-    } catch {
-      // the badge is a hint; the Processes view shows errors
-    }
+    });
   },
   apply(row, key) {
     if (row && ["requested", "running"].includes(row.state)) this.open.add(key);

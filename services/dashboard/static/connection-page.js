@@ -2,7 +2,7 @@
 // data model (attribute sets and attributes, as DataHub sees them) and the audit timeline. Live.
 
 import {
-  CREDENTIAL_TEXT, CREDENTIAL_TONE, JOB_TEXT, STATE_TEXT, STATE_TONE, clear, debounce, duration, emptyState,
+  CREDENTIAL_TEXT, CREDENTIAL_TONE, JOB_TEXT, LiveSnapshot, STATE_TEXT, STATE_TONE, clear, debounce, duration, emptyState,
   errorBanner, h, icon, pill, progress, statusPill, timeEl, toast,
 } from "./ui.js";
 
@@ -40,7 +40,8 @@ export class ConnectionPage {
     this.id = id;
     this.title = "Connection";
     this.doc = null;
-    this.onChange = (event) => this.applyChange(event.detail);
+    this.live = new LiveSnapshot((change) => this.applyChange(change));
+    this.onChange = (event) => this.live.offer(event.detail);
     this.reloadModel = debounce(() => this.loadModel(), 300);
     this.reloadAudit = debounce(() => this.loadAudit(), 300);
 
@@ -96,16 +97,18 @@ export class ConnectionPage {
     }
   }
 
-  async loadStatus() {
-    try {
-      this.doc = await this.ctx.api.view(`/v1/connections/${encodeURIComponent(this.id)}/status`);
-      this.renderStatus();
-    } catch (error) {
+  loadStatus() {
+    return this.live.load(() => this.ctx.api.view(`/v1/connections/${encodeURIComponent(this.id)}/status`), (doc, error) => {
+      if (doc) {
+        this.doc = doc;
+        this.renderStatus();
+        return;
+      }
       const text = error.status === 404 ? "No such connection (it may have been deleted)." : error.message;
       clear(this.statusPanel).append(h("h2", { id: "status-title" }, "Status"), errorBanner(new Error(text), error.status === 404 ? null : () => this.reload()));
       clear(this.jobsPanel);
       this.syncButton.disabled = this.editButton.disabled = true;
-    }
+    });
   }
 
   renderStatus() {

@@ -5,8 +5,8 @@
 
 import { ApiError } from "./api.js";
 import {
-  CREDENTIAL_TEXT, CREDENTIAL_TONE, STATE_TEXT, STATE_TONE, clear, emptyState, errorBanner, h, icon, pill, progress,
-  statusPill, timeEl, toast,
+  CREDENTIAL_TEXT, CREDENTIAL_TONE, LiveSnapshot, STATE_TEXT, STATE_TONE, clear, emptyState, errorBanner, h, icon, pill,
+  progress, statusPill, timeEl, toast,
 } from "./ui.js";
 
 const VERBS = {
@@ -106,7 +106,8 @@ export class ConnectionsView {
     this.askedFor = new Set();
     this.nextCursor = null;
     this.loaded = false;
-    this.onChange = (event) => this.applyChange(event.detail);
+    this.live = new LiveSnapshot((change) => this.applyChange(change));
+    this.onChange = (event) => this.live.offer(event.detail);
 
     this.selectAll = h("input", { type: "checkbox", "aria-label": "Select all", onchange: () => this.toggleAll(this.selectAll.checked) });
     this.count = h("span", { class: "count" });
@@ -169,19 +170,20 @@ export class ConnectionsView {
     }
   }
 
-  async load(minPosition = null) {
+  load(minPosition = null) {
     this.body.setAttribute("aria-busy", "true");
-    try {
-      const page = await this.ctx.api.view("/v1/connections", { limit: PAGE, min_position: minPosition });
-      this.rows = new Map(page.items.map((row) => [row.connection_id, row]));
-      this.nextCursor = page.next_cursor;
-      this.error = null;
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return;
-      this.error = error;
-    }
-    this.loaded = true;
-    this.render();
+    return this.live.load(
+      () => this.ctx.api.view("/v1/connections", { limit: PAGE, min_position: minPosition }),
+      (page, error) => {
+        if (error instanceof ApiError && error.status === 401) return;
+        if (page) {
+          this.rows = new Map(page.items.map((row) => [row.connection_id, row]));
+          this.nextCursor = page.next_cursor;
+        }
+        this.error = error;
+        this.loaded = true;
+        this.render();
+      });
   }
 
   async loadMore() {

@@ -1,7 +1,9 @@
 // The Processes view: the tenant's running jobs with live progress, and the outcomes of the last 24 hours.
 
 import { ApiError } from "./api.js";
-import { JOB_TEXT, STATE_TEXT, STATE_TONE, clear, duration, emptyState, errorBanner, h, icon, pill, progress, timeEl } from "./ui.js";
+import {
+  JOB_TEXT, LiveSnapshot, STATE_TEXT, STATE_TONE, clear, duration, emptyState, errorBanner, h, icon, pill, progress, timeEl,
+} from "./ui.js";
 
 const OPEN = new Set(["requested", "running"]);
 const RECENT_LIMIT = 50;
@@ -22,7 +24,8 @@ export class ProcessesView {
     this.running = new Map();
     this.finished = new Map();
     this.error = null;
-    this.onChange = (event) => this.applyChange(event.detail);
+    this.live = new LiveSnapshot((change) => this.applyChange(change));
+    this.onChange = (event) => this.live.offer(event.detail);
     this.refreshButton = h("button", { type: "button", class: "button icon-button", title: "Refresh", "aria-label": "Refresh", onclick: () => this.load() }, icon("refresh"));
     this.runningPanel = h("section", { class: "panel", "aria-labelledby": "running-title" });
     this.recentPanel = h("section", { class: "panel", "aria-labelledby": "recent-title" });
@@ -49,20 +52,22 @@ export class ProcessesView {
     return this.load();
   }
 
-  async load() {
-    try {
-      const [running, finished] = await Promise.all([
+  load() {
+    return this.live.load(
+      () => Promise.all([
         this.ctx.api.view("/v1/processes", { state: "running", limit: 200 }),
         this.ctx.api.view("/v1/processes", { state: "finished", recent_hours: 24, limit: RECENT_LIMIT }),
-      ]);
-      this.running = new Map(running.items.map((p) => [p.process_id, p]));
-      this.finished = new Map(finished.items.map((p) => [p.process_id, p]));
-      this.error = null;
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) return;
-      this.error = error;
-    }
-    this.render();
+      ]),
+      (pages, error) => {
+        if (error instanceof ApiError && error.status === 401) return;
+        if (pages) {
+          const [running, finished] = pages;
+          this.running = new Map(running.items.map((p) => [p.process_id, p]));
+          this.finished = new Map(finished.items.map((p) => [p.process_id, p]));
+        }
+        this.error = error;
+        this.render();
+      });
   }
 
   applyChange(change) {

@@ -63,8 +63,10 @@ export class SchemaForm {
    * @param {object} schema   the JSON Schema of an object (credentials or settings)
    * @param {object} options  {mode, values, idPrefix}
    */
-  constructor(schema, { mode = "create", values = {}, idPrefix = "f", root = null } = {}) {
+  constructor(schema, { mode = "create", values = {}, idPrefix = "f", root = null, optional = false } = {}) {
     this.root = root || schema;
+    // Inside an optional object (SFCC's production instance) nothing is required: the object may stay empty.
+    this.requireFields = mode === "create" && !optional;
     this.schema = resolve(schema, this.root);
     this.mode = mode;
     this.values = values || {};
@@ -88,11 +90,11 @@ export class SchemaForm {
     const stored = this.values[key];
     const name = label(key);
     const hints = [];
-    const mustFill = this.mode === "create" && required;
+    const mustFill = this.requireFields && required;
 
     if (node.type === "object" && node.properties) {
       const nested = new SchemaForm(node, {
-        mode: this.mode, values: stored || {}, idPrefix: id, root: this.root,
+        mode: this.mode, values: stored || {}, idPrefix: id, root: this.root, optional: !this.requireFields || !required,
       });
       const legend = `${name}${required ? "" : " (optional)"}`;
       const element = h("fieldset", { id }, h("legend", {}, legend), nested.element);
@@ -177,6 +179,11 @@ export class SchemaForm {
         this.prefill(input, stored, node, (v) => String(v));
       }
       if (node.pattern) this.checkPattern(input, node.pattern, name);
+      if (node.immutable && this.mode !== "create") {
+        input.readOnly = true; // e.g. Amazon's marketplace id: the service refuses a change
+        input.placeholder = "Fixed once saved";
+        hints.push("Cannot be changed once the connection is saved.");
+      }
       read = () => {
         const raw = secret ? input.value : input.value.trim();
         if (raw === "") {
@@ -213,7 +220,7 @@ export class SchemaForm {
   wrap(key, name, input, read, stored, hints, inline, required = false) {
     const hintId = `${input.id}-hint`;
     if (hints.length) input.setAttribute("aria-describedby", hintId);
-    const mark = this.mode === "create" && required ? h("span", { "aria-hidden": "true", title: "required" }, " *") : null;
+    const mark = this.requireFields && required ? h("span", { "aria-hidden": "true", title: "required" }, " *") : null;
     // The mark stays outside the label: the field's accessible name is its name alone ("required" is said by
     // the input's own required state).
     const element = inline

@@ -145,3 +145,39 @@ export function debounce(fn, ms) {
     timer = setTimeout(() => fn(...args), ms);
   };
 }
+
+/**
+ * A view's snapshot and the live changes around it. A change that arrives while the snapshot loads may be
+ * newer than the snapshot (or older): it is kept and applied, in stream order, once the snapshot is in. The
+ * stream delivers every change, so each row ends as its latest change says.
+ */
+export class LiveSnapshot {
+  constructor(apply) {
+    this.apply = apply;
+    this.pending = null;
+    this.loads = 0;
+  }
+
+  /** `fetch()` the snapshot, `install(result, error)` it, then apply the changes that came meanwhile. */
+  async load(fetch, install) {
+    const load = ++this.loads;
+    if (!this.pending) this.pending = [];
+    let result = null;
+    let error = null;
+    try {
+      result = await fetch();
+    } catch (failure) {
+      error = failure;
+    }
+    if (load !== this.loads) return; // a newer load is under way: it applies the changes
+    const pending = this.pending;
+    this.pending = null;
+    install(result, error);
+    pending.forEach((change) => this.apply(change));
+  }
+
+  offer(change) {
+    if (this.pending) this.pending.push(change);
+    else this.apply(change);
+  }
+}
