@@ -187,7 +187,8 @@ def test_every_procedure_of_the_product_page_in_the_browser(
 
     # --- Synchronize: toolbar on selection, SYNCHRONIZE, "Sync triggered"; the Processes view shows it live.
     expect(page.locator("#running-count")).to_be_hidden()  # the edit's sync has ended
-    moved.faults.hang, moved.faults.hang_seconds, moved.faults.only = 1, 4.0, "/api/search/property-group"
+    # Both model requests of the next sync wait 2 s: after the first, the worker reports how far it got.
+    moved.faults.hang, moved.faults.hang_seconds, moved.faults.only = 2, 2.0, "/api/search/"
     toolbar = _select(board, "Webshop DE")
     for action in ("Synchronize", "Disable", "Enable", "Delete"):
         expect(toolbar.get_by_role("button", name=action, exact=True)).to_be_visible()
@@ -199,8 +200,10 @@ def test_every_procedure_of_the_product_page_in_the_browser(
     _close_sync_triggered(board)
     page.get_by_role("link", name="Processes").click()
     running = page.get_by_role("table", name="Running processes")
-    expect(running.locator("tr").filter(has_text="Webshop DE").filter(has_text="Sync")).to_contain_text("Running")
+    sync_row = running.locator("tr").filter(has_text="Webshop DE").filter(has_text="Sync")
+    expect(sync_row).to_contain_text("Running")
     expect(page.locator("#running-count")).to_have_text("1")
+    expect(sync_row.locator('td[data-label="Progress"]')).to_have_text("2 done so far")  # live progress
     board.shot("processes-running")
     recent = page.get_by_role("table", name="Recent outcomes")
     expect(page.get_by_text("No process is running")).to_be_visible()  # live: the sync ended

@@ -122,7 +122,10 @@ export function statusPill(status) {
 }
 
 export function progress(done, total) {
-  if (!total) return null;
+  if (!total) {
+    // Drivers that cannot tell the total in advance report how far they got: an indeterminate bar and the count.
+    return done ? h("span", {}, h("progress", { "aria-label": "in progress" }), ` ${done} done so far`) : null;
+  }
   const pct = Math.max(0, Math.min(100, Math.round((100 * (done || 0)) / total)));
   return h("span", {}, h("progress", { max: total, value: done || 0, "aria-label": `${pct} %` }), ` ${done || 0} / ${total}`);
 }
