@@ -30,8 +30,12 @@ class Transaction(Protocol):
 class Database(Protocol):
     dialect: str
 
-    def transaction(self) -> Any:
-        """A context manager yielding a :class:`Transaction`, committed on exit, rolled back on error."""
+    def transaction(self, pipelined: bool = False) -> Any:
+        """A context manager yielding a :class:`Transaction`, committed on exit, rolled back on error.
+
+        ``pipelined``: on PostgreSQL, statements whose results nobody reads are sent without waiting for their
+        answers (one round trip per read instead of per statement); SQLite ignores it.
+        """
 
     def read_transaction(self) -> Any:
         """Like :meth:`transaction`, for reading only: it never waits for (or blocks) a writer."""
@@ -69,7 +73,7 @@ class SqliteDatabase:
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[_SqliteTransaction]:
+    def transaction(self, pipelined: bool = False) -> Iterator[_SqliteTransaction]:  # noqa: ARG002 - in-process
         with self._lock:
             cursor = self._conn.cursor()
             cursor.execute("BEGIN IMMEDIATE")
@@ -123,9 +127,13 @@ class PostgresDatabase:
         self._reads: psycopg_pool.ConnectionPool[Any] | None = None
 
     @contextmanager
-    def transaction(self) -> Iterator[_PostgresTransaction]:
+    def transaction(self, pipelined: bool = False) -> Iterator[_PostgresTransaction]:
         with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            yield _PostgresTransaction(cursor)
+            if not pipelined:
+                yield _PostgresTransaction(cursor)
+                return
+            with conn.pipeline():
+                yield _PostgresTransaction(cursor)
 
     @contextmanager
     def read_transaction(self) -> Iterator[_PostgresTransaction]:

@@ -112,7 +112,7 @@ class ProjectionRunner:
         changes: list[Change] = []
         moved: dict[str, int] = {}
         counts: dict[str, int] = {}
-        with self.views.transaction() as tx:
+        with self.views.transaction(pipelined=True) as tx:
             current = view_state.lock_positions(tx, self.views.dialect, [p.name for p in self.projections])
             for projection in self.projections:
                 position = current[projection.name]

@@ -75,7 +75,7 @@ def build(store: EventStoreReader, db: Database, projection: Projection, *, afte
         batch = store.recorder.select_notifications(start=position + 1, limit=batch_size, stop=target, topics=topics)
         recorded = decode(store, batch, projection.topics)
         if recorded:
-            with db.transaction() as tx:
+            with db.transaction(pipelined=True) as tx:
                 projection.apply(tx, recorded)
         # Fewer than a full batch means nothing the view reads is left up to the target.
         position = batch[-1].id if len(batch) == batch_size else target
@@ -122,7 +122,7 @@ def rebuild(store: EventStoreReader, db: Database, projection: Projection, *, ba
 def _swap(store: EventStoreReader, db: Database, projection: Projection, shadow: Projection, position: int,
           progress: RebuildProgress) -> int:
     """The last events and the swap, in one transaction holding the view's position lock."""
-    with db.transaction() as tx:
+    with db.transaction(pipelined=True) as tx:
         view_state.lock_positions(tx, db.dialect, [projection.name])
         target = store.recorder.max_notification_id() or 0
         topics = sorted(projection.topics)
