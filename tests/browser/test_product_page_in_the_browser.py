@@ -246,14 +246,18 @@ def test_every_procedure_of_the_product_page_in_the_browser(
     expect(board.cell("Webshop DE", "Status")).to_have_text("Active")
     board.shot("delete-refused-while-active")
 
-    # --- Disable, then delete: the row leaves the list; Refresh confirms.
+    # --- Disable, then delete: Deleting while the worker cleans up, then the row leaves the list.
     toolbar.get_by_role("button", name="Disable").click()
     expect(board.cell("Webshop DE", "Status")).to_have_text("Inactive")
+    stack.stack.stop("worker-shopware6")  # deleting takes a while: here, until the worker is back
     toolbar.get_by_role("button", name="Delete").click()
     _confirm_delete(board)
     expect(page.get_by_text("Delete: 1 done.")).to_be_visible()
-    board.shot("delete-started")
-    expect(board.row("Webshop DE")).to_have_count(0)  # live: deleting, then gone
+    expect(board.row("Webshop DE").locator(".outcome")).to_have_text("Deletion started")
+    expect(board.cell("Webshop DE", "Status")).to_have_text("Deleting")
+    board.shot("delete-deleting")
+    stack.stack.start("worker-shopware6")
+    expect(board.row("Webshop DE")).to_have_count(0)  # live: gone once the clean-up ran
     page.get_by_role("button", name="Refresh").click()
     expect(board.row("Webshop DE")).to_have_count(0)
     expect(board.row("Outlet")).to_have_count(1)

@@ -76,7 +76,7 @@ class RowView {
 
   renderSync(cell, row) {
     if (row.status === "deleting") {
-      cell.append(pill("Deleting", "bad"), row.deletion_step ? h("div", { class: "small muted" }, `Step ${row.deletion_step} done`) : null);
+      cell.append(h("span", { class: "muted" }, row.deletion_step ? `Deletion: step ${row.deletion_step} done` : "Deletion requested"));
       return;
     }
     if (row.sync_state === "requested") {
