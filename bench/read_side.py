@@ -154,8 +154,10 @@ LIST_QUERIES: tuple[dict[str, Any], ...] = (
 )
 
 
-def list_latencies(deployed: Deployment, rounds: int = 25) -> list[float]:
-    """Each query of :data:`LIST_QUERIES` and its next 2 pages (by cursor), ``rounds`` times; ms each."""
+def list_latencies(deployed: Deployment, rounds: int = 25, by_query: dict[str, list[float]] | None = None,
+                   ) -> list[float]:
+    """Each query of :data:`LIST_QUERIES` and its next 2 pages (by cursor), ``rounds`` times; ms each (also
+    kept per query in ``by_query``, to tell which filter is slow)."""
     times: list[float] = []
     with httpx.Client(base_url=deployed.views, headers=HEADERS, timeout=30) as client:
         client.get("/v1/connections", params={"limit": 1})
@@ -166,6 +168,8 @@ def list_latencies(deployed: Deployment, rounds: int = 25) -> list[float]:
                     started = time.perf_counter()
                     response = client.get("/v1/connections", params={**params, **({"cursor": cursor} if cursor else {})})
                     times.append((time.perf_counter() - started) * 1000)
+                    if by_query is not None:
+                        by_query.setdefault("&".join(f"{k}={v}" for k, v in params.items()), []).append(times[-1])
                     response.raise_for_status()
                     cursor = response.json()["next_cursor"]
                     if not cursor:

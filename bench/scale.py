@@ -43,9 +43,10 @@ class Stage:
     write_rates: list[float] = field(default_factory=list)
     list_p50: list[float] = field(default_factory=list)
     list_p99: list[float] = field(default_factory=list)
+    by_query: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.__dict__ | {"write_median": _median(self.write_rates), "list_p99_median": _median(self.list_p99),
+        return {k: v for k, v in self.__dict__.items() if k != "by_query"} | {"write_median": _median(self.write_rates), "list_p99_median": _median(self.list_p99),
                                 "list_p50_median": _median(self.list_p50),
                                 "write_ms_per_command": 1000 / _median(self.write_rates) if self.write_rates else None}
 
@@ -109,7 +110,7 @@ def _measure_stage(deployed: Deployment, stage: Stage, config: ScaleConfig) -> N
                                                 budget=config.write_seconds))
     stage.write_rates.append(len(collected.arrived) / collected.seconds)
     wait_views(deployed, _head(deployed))
-    times = list_latencies(deployed, config.list_rounds)
+    times = list_latencies(deployed, config.list_rounds, stage.by_query)
     stage.list_p50.append(percentile(times, 0.5))
     stage.list_p99.append(percentile(times, 0.99))
 
@@ -154,7 +155,9 @@ def _list_query(stage: Stage, target: int) -> Measurement:
     measurement = Measurement(
         "list_query", f"List query on {stage.size:,} connections, filtered and paged (PostgreSQL)", "ms p99",
         Spread(stage.list_p99), p50=Spread(stage.list_p50), p99=Spread(stage.list_p99),
-        details={"queries": "status / driver / text filters, 4 sort orders, first 3 pages by cursor, over HTTP"},
+        details={"queries": "status / driver / text filters, 4 sort orders, first 3 pages by cursor, over HTTP",
+                 "p50_p99_ms_by_query": {query: f"{percentile(times, 0.5):.1f} / {percentile(times, 0.99):.1f}"
+                                         for query, times in stage.by_query.items()}},
         notes=["Measured from the client: includes HTTP, authentication and JSON of 50-100 rows.",
                *([f"Measured at {stage.size:,} connections: the {target:,} stage did not fit this run's budget."]
                  if stage.size < target else [])],
