@@ -7,7 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.stats import Measurement
+from bench.stats import Goal, Measurement, Spread
+
+REFERENCE_LIBRARY_RATE = 3_100  # the library's speedrun on a quiet 2-core machine (issue 10)
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -52,6 +54,7 @@ def markdown(measurements: list[Measurement], machine: dict[str, Any]) -> str:
         f"Run: {machine['started']}, {machine.get('seconds', 0):.0f} s for the whole `make bench`"
         f"{' (quick mode)' if machine.get('quick') else ''}.",
         "",
+        *_capacity(measurements),
         "## Summary",
         "",
         "| benchmark | median | min-max | p50 / p99 | baseline (same run) | ratio | goal | verdict |",
@@ -100,6 +103,42 @@ def markdown(measurements: list[Measurement], machine: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _capacity(measurements: list[Measurement]) -> list[str]:
+    """How much of a quiet machine this run had, read from the library's own rate measured beside us."""
+    anchors = [m.baseline.median for m in measurements
+               if m.key == "write_kafka_postgres" and m.baseline is not None and m.baseline.runs]
+    if not anchors:
+        return []
+    return [f"The library's one-command-per-transaction rate on PostgreSQL was {anchors[0]:,.0f}/s in this run, "
+            f"against about {REFERENCE_LIBRARY_RATE:,}/s on a quiet 2-core machine (the issue's reference): this "
+            f"run had roughly {anchors[0] / REFERENCE_LIBRARY_RATE:.0%} of such a machine. Absolute goals are "
+            "judged as measured; the ratios to the same-run baselines are what carries over.", ""]
+
+
+def load(path: Path) -> tuple[list[Measurement], dict[str, Any]]:
+    """The measurements of a written ``benchmarks.json`` (to render the report again without measuring)."""
+    data = json.loads(path.read_text())
+    found = []
+    for item in data["benchmarks"]:
+        spreads = {name: Spread(item[name]["runs"]) if item.get(name) else None
+                   for name in ("value", "baseline", "p50", "p99")}
+        goals = [Goal(g["text"], g["value"], g["limit"], g["at_least"]) for g in item["goals"]]
+        found.append(Measurement(item["key"], item["title"], item["unit"], spreads["value"] or Spread([]),
+                                 item.get("baseline_name"), item.get("baseline_unit"), spreads["baseline"],
+                                 spreads["p50"], spreads["p99"], goals, item.get("details") or {},
+                                 item.get("notes") or [], item.get("profile"), item.get("error")))
+    return found, data["machine"]
+
+
+def main() -> None:
+    """``python -m bench.report [docs]``: render docs/benchmarks.md again from docs/benchmarks.json."""
+    import sys
+
+    docs = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "docs"
+    measurements, machine = load(docs / "benchmarks.json")
+    (docs / "benchmarks.md").write_text(markdown(measurements, machine))
+
+
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return _fmt(value)
@@ -108,3 +147,7 @@ def _short(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_short(v)}" for k, v in value.items())
     return str(value)
+
+
+if __name__ == "__main__":
+    main()
