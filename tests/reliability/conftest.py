@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,14 +31,19 @@ class ScenarioReport:
         """One scenario's row: what was done to the stack, the load it held, what was measured."""
         self.scenarios[scenario] = {
             "title": title, "injected": injected, "load": load, "recovery_seconds": recovery or {},
-            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **verdict.as_dict(),
+            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            # Recovery times depend on what else the machine runs: its load is part of the figures.
+            "machine_load_average": round(os.getloadavg()[0], 1), **verdict.as_dict(),
             **({"extra": extra} if extra else {}),
         }
+        self.run.setdefault("scenarios", []).append(scenario)
         self.write()
 
     def write(self) -> None:
+        """``run`` says which scenarios this session ran and how long it took from the first to the last."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.run["suite_seconds"] = round(time.monotonic() - self.started, 1)
+        self.run["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.path.write_text(json.dumps({"run": self.run, "scenarios": self.scenarios}, indent=2, default=str))
 
 

@@ -204,7 +204,7 @@ class Load:
 
     def call(self, tenant: str, command: cmd.Message, channel: str = "http", command_id: str | None = None) -> Sent:
         """Send one command now and return what became of it (bus: delivered, the result comes later)."""
-        return self._run(self._send(tenant, command, channel, command_id), HTTP_RETRY_SECONDS + 15)
+        return self._run(self._send(tenant, command, channel, command_id, queued=False), HTTP_RETRY_SECONDS + 15)
 
     def adopt(self, tenant: str, connection_id: str, driver: str) -> None:
         """Let the steady mix use a connection the scenario created itself."""
@@ -262,16 +262,20 @@ class Load:
 
     # ----- sending --------------------------------------------------------------------------------------------
 
-    async def _send(self, tenant: str, command: cmd.Message, channel: str, command_id: str | None = None) -> Sent:
-        async with self._slots:
-            sent = Sent(command_id or str(uuid.uuid4()), tenant, channel, command.message_type,
-                        _connection_ids(command), time.time())
-            self.log.add(sent)
-            if channel == "bus":
-                await self._send_bus(sent, command)
-            else:
-                await self._send_http(sent, command)
-            return sent
+    async def _send(self, tenant: str, command: cmd.Message, channel: str, command_id: str | None = None,
+                    queued: bool = True) -> Sent:
+        """Send one command; ``queued`` ones wait for one of the mix's slots, a scenario's own calls do not."""
+        if queued:
+            async with self._slots:
+                return await self._send(tenant, command, channel, command_id, queued=False)
+        sent = Sent(command_id or str(uuid.uuid4()), tenant, channel, command.message_type,
+                    _connection_ids(command), time.time())
+        self.log.add(sent)
+        if channel == "bus":
+            await self._send_bus(sent, command)
+        else:
+            await self._send_http(sent, command)
+        return sent
 
     async def _send_bus(self, sent: Sent, command: cmd.Message) -> None:
         assert self._producer is not None

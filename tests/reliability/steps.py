@@ -22,8 +22,7 @@ def probe(stack: ReliabilityStack, load: Load, timeout: float = 90) -> float:
     tenant = TENANTS[0]
     connection_id = uuid.uuid4()
     sent = load.call(tenant, cmd.CreateConnection(connection_id=connection_id, name="probe", driver="pos"))
-    assert sent.accepted, f"the probe was not accepted: {sent}"
-    load.adopt(tenant, str(connection_id), "pos")
+    assert sent.accepted, f"the probe was not accepted: {sent}"  # not adopted: the mix must not disable it
 
     def synced() -> bool:
         response = stack.view(tenant, f"/v1/connections/{connection_id}")
@@ -59,6 +58,25 @@ def hold_a_sync(stack: ReliabilityStack, load: Load, connection_id: str, hang_se
     measure(lambda: faults.hang == 0, 30, "the worker reached the shop", stack)
     stack.note("sync in flight", job_id=job_id, connection_id=connection_id)
     return job_id
+
+
+def kill_while_catching_up(stack: ReliabilityStack, name: str, started_line: str, down_seconds: float = 4.0,
+                           into_seconds: float = 0.3) -> None:
+    """Kill the process, let a backlog build up, restart it, and kill it again just as it works the backlog off.
+
+    ``started_line`` is the log event the process writes when it begins to follow the store; the second kill
+    comes ``into_seconds`` after it, in the middle of publishing or applying the backlog.
+    """
+    stack.kill(name)
+    time.sleep(down_seconds)
+    log = stack.log_dir / f"{name}.log"
+    offset = log.stat().st_size
+    stack.start(name)
+    measure(lambda: started_line.encode() in log.read_bytes()[offset:], 30, f"{name} following again", stack,
+            interval=0.02)
+    time.sleep(into_seconds)
+    stack.kill(name)
+    stack.start(name)
 
 
 def jobs_of_driver(stack: ReliabilityStack, driver: str) -> dict[str, Any]:
