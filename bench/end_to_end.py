@@ -102,7 +102,7 @@ def mirror_large_model(infra: Infra, repeats: int) -> Measurement:
                 if run == repeats and (error or not seconds or statistics.median(seconds) < 5):
                     break
                 if run == repeats:  # the extra, profiled run
-                    spies = [Spy(deployed.pid(name), 12, infra.root / f"mirror-{name}.raw")
+                    spies = [Spy(deployed.pid(name), 10, infra.root / f"mirror-{name}.raw")
                              for name in ("worker-shopware6", "service", "relay", "projections")]
                 started, started_wall = time.perf_counter(), time.time()
                 created = client.post(f"{deployed.api}/v1/connections", json={

@@ -45,7 +45,7 @@ def plan(quick: bool, deadline: float) -> list[tuple[str, Callable[[Infra], list
     """The benchmarks in the order they run, each returning its measurements."""
     wc = write_side.Config.quick() if quick else write_side.Config()
     sc = scale.ScaleConfig.quick() if quick else scale.ScaleConfig()
-    lag = read_side.LagConfig(seconds=3.0 if quick else 8.0)
+    lag = read_side.LagConfig(seconds=3.0 if quick else 5.0)
     repeats = wc.repeats
     return [
         ("write_kafka_postgres", lambda infra: [write_side.kafka_postgres(infra, wc)]),

@@ -25,7 +25,7 @@ class ScaleConfig:
     list_rounds: int = 15
     repeats: int = 3
     touch: int = 10_000  # connections loaded by the write side before its memory is read (its cache's size)
-    settle_seconds: float = 15.0  # relay and worker running before theirs is read
+    settle_seconds: float = 10.0  # relay and worker running before theirs is read
 
     @classmethod
     def quick(cls) -> ScaleConfig:
