@@ -169,6 +169,9 @@ class Settings(BaseSettings):
             "POSTGRES_USER": url.username or "postgres",
             "POSTGRES_PASSWORD": url.password or "",
             "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            # A pooled connection is tested before use: one left from before a database restart is replaced
+            # instead of failing the relay or the projection runner (tests/reliability).
+            "POSTGRES_PRE_PING": "y",
             **self._cache_env(),
         }
 

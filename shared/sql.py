@@ -122,8 +122,11 @@ class PostgresDatabase:
 
     def __init__(self, url: str, pool_size: int = 5) -> None:
         self._url, self._pool_size = url, pool_size
+        # check: a pooled connection is tested before use, so one left over from before a database restart is
+        # replaced instead of failing the caller (the projection runner exited on it: tests/reliability).
         self._pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=pool_size, open=True,
-                                                 kwargs={"autocommit": False})
+                                                 kwargs={"autocommit": False},
+                                                 check=psycopg_pool.ConnectionPool.check_connection)
         self._reads: psycopg_pool.ConnectionPool[Any] | None = None
 
     @contextmanager

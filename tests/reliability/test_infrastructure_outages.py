@@ -29,7 +29,7 @@ POSTGRES_DOWN_SECONDS = 10.0
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
     """A broker of this test alone; a short broker session lets it restart at once after being stopped."""
-    broker = LocalKafka(tmp_path / "kafka", extra_properties={"broker.session.timeout.ms": "3000"})
+    broker = LocalKafka(tmp_path / "kafka", extra_properties={"broker.session.timeout.ms": "3000"}, startup_timeout=180)
     broker.start()
     try:
         yield broker
