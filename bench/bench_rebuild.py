@@ -1,0 +1,167 @@
+"""How fast ``connections audit rebuild`` folds the store into a view, next to the raw scan of the same store.
+
+    python bench/bench_rebuild.py [--events 1000000] [--view connection_list] [--repeats 3]
+
+Starts a throwaway PostgreSQL cluster (:class:`~shared.local_postgres.LocalPostgres`), stores ``--events``
+events through the connections aggregates and the application's own ``save`` (20 events per connection: its
+creation, a credential check, a sync with ten progress reports, a rename, a disable and an enable), builds the
+live view with the read side's own rebuild, then alternates, ``--repeats`` times:
+
+- the raw scan: every notification through the library's ``select_notifications``, in the batches and with
+  the topic filter the rebuild uses (and once without the filter), doing nothing with them;
+- the audit rebuild (:meth:`services.audit.application.Audit.rebuild`): the same scan, decoding, folding into
+  shadow tables, then the row-by-row comparison with the live view.
+
+It prints each figure in events/s (store positions per second, as the rebuild's progress counts them), the
+medians, and the rebuild's rate as a fraction of the raw scan's. Nothing is kept: the cluster is deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.audit.bootstrap import build_audit  # noqa: E402
+from services.audit.entrypoints.progress import NoProgress  # noqa: E402
+from services.connections.bootstrap import build_write_side  # noqa: E402
+from services.connections.domain.connection import Connection  # noqa: E402
+from services.connections.domain.meta import Meta  # noqa: E402
+from services.projections.bootstrap import rebuild_view  # noqa: E402
+from services.projections.rebuild import BATCH_SIZE  # noqa: E402
+from services.projections.views import all_views  # noqa: E402
+from shared.local_postgres import LocalPostgres  # noqa: E402
+from shared.settings import Settings, Store  # noqa: E402
+
+EVENTS_PER_CONNECTION = 20
+CONNECTIONS_PER_SAVE = 250  # 5,000 events per transaction
+SEALED = {"v": 1, "ciphertext": "bench: never opened"}  # the rebuild never reads credentials
+
+
+def _life(index: int, meta: Meta) -> Connection:
+    """One connection's 20 events, pending on the aggregate."""
+    connection = Connection(
+        id=uuid.uuid4(), tenant_id=f"tenant-{index % 50}", name=f"Shop {index:07d}", driver="shopware6",
+        credentials=SEALED, credentials_fingerprint=f"{index:016x}", settings={"default_language": "de-DE"},
+        meta=meta.as_dict(),
+    )
+    check = connection.request_credential_check(str(uuid.uuid4()), meta)
+    connection.record_started(check, "bench-worker", meta)
+    connection.record_succeeded(check, meta)
+    sync, _ = connection.request_sync(str(uuid.uuid4()), meta)
+    connection.record_started(sync, "bench-worker", meta)
+    for done in range(1, 11):
+        connection.record_progress(sync, done * 100, 1_000, now=datetime.now(UTC), meta=meta)
+    connection.record_succeeded(sync, meta)
+    connection.edit(name=f"Shop {index:07d} (EU)", driver=None, credentials=None, credentials_fingerprint=None,
+                    settings=None, meta=meta)
+    connection.disable(meta)
+    connection.enable(meta)
+    assert len(connection.pending_events) == EVENTS_PER_CONNECTION
+    return connection
+
+
+def fill(settings: Settings, events: int) -> float:
+    """Store ``events`` events (rounded up to whole connections); returns the seconds it took."""
+    write = build_write_side(settings)
+    meta = Meta(tenant_id="bench", actor="bench", correlation_id=str(uuid.uuid4()))
+    connections = -(-events // EVENTS_PER_CONNECTION)
+    started = time.perf_counter()
+    try:
+        for first in range(0, connections, CONNECTIONS_PER_SAVE):
+            batch = [_life(i, meta) for i in range(first, min(first + CONNECTIONS_PER_SAVE, connections))]
+            write.app.save(*batch)
+            stored = min(first + CONNECTIONS_PER_SAVE, connections) * EVENTS_PER_CONNECTION
+            print(f"\rstored {stored:,} events", end="", file=sys.stderr, flush=True)
+    finally:
+        write.close()
+    print(file=sys.stderr)
+    return time.perf_counter() - started
+
+
+def raw_scan(settings: Settings, topics: list[str] | None) -> tuple[int, float]:
+    """Every notification through ``select_notifications``, as the rebuild reads them; (positions, seconds)."""
+    tools = build_audit(settings)
+    try:
+        recorder = tools.store.recorder
+        head = recorder.max_notification_id() or 0
+        started = time.perf_counter()
+        position = 0
+        while position < head:
+            batch = recorder.select_notifications(start=position + 1, limit=BATCH_SIZE, stop=head,
+                                                  topics=topics or ())
+            position = batch[-1].id if len(batch) == BATCH_SIZE else head
+        return head, time.perf_counter() - started
+    finally:
+        tools.close()
+
+
+def audit_rebuild(settings: Settings, view: str) -> dict[str, Any]:
+    tools = build_audit(settings)
+    try:
+        started = time.perf_counter()
+        report = tools.audit.rebuild(view, NoProgress())
+        total = time.perf_counter() - started
+    finally:
+        tools.close()
+    assert report.equal, f"the rebuilt {view} differs from the live one: {report.differences[:3]}"
+    return {"events": report.events, "build_seconds": report.seconds, "total_seconds": total,
+            "rows": report.rebuilt_rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events to store (default 1,000,000)")
+    parser.add_argument("--view", default="connection_list", choices=[p.name for p in all_views()])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    topics = sorted(next(p for p in all_views() if p.name == args.view).topics)
+
+    with LocalPostgres() as postgres, tempfile.TemporaryDirectory() as data_dir:
+        dsn = postgres.create_database(f"bench_rebuild_{uuid.uuid4().hex[:8]}")
+        settings = Settings(store=Store.POSTGRES, database_url=dsn, data_dir=Path(data_dir))
+        fill_seconds = fill(settings, args.events)
+        started = time.perf_counter()
+        rebuild_view(settings, args.view)  # the live view, built by the read side itself
+        live_seconds = time.perf_counter() - started
+        raw_scan(settings, topics)  # warm the cache once: every measured run then reads the same way
+        filtered, unfiltered, builds, totals = [], [], [], []
+        for repeat in range(1, args.repeats + 1):
+            head, seconds = raw_scan(settings, topics)
+            filtered.append(head / seconds)
+            head, seconds = raw_scan(settings, None)
+            unfiltered.append(head / seconds)
+            result = audit_rebuild(settings, args.view)
+            builds.append(result["events"] / result["build_seconds"])
+            totals.append(result["events"] / result["total_seconds"])
+            print(f"run {repeat}: raw scan {filtered[-1]:,.0f} events/s (topic filter), {unfiltered[-1]:,.0f} "
+                  f"events/s (none); audit rebuild {builds[-1]:,.0f} events/s (build), {totals[-1]:,.0f} "
+                  f"events/s (with the comparison of {result['rows']:,} rows)", file=sys.stderr)
+
+    figures = {
+        "events": head, "view": args.view, "repeats": args.repeats,
+        "fill_events_per_second": round(head / fill_seconds),
+        "read_side_rebuild_events_per_second": round(head / live_seconds),
+        "raw_scan_events_per_second": round(statistics.median(filtered)),
+        "raw_scan_unfiltered_events_per_second": round(statistics.median(unfiltered)),
+        "audit_rebuild_events_per_second": round(statistics.median(builds)),
+        "audit_rebuild_with_comparison_events_per_second": round(statistics.median(totals)),
+    }
+    figures["ratio"] = round(figures["audit_rebuild_events_per_second"] / figures["raw_scan_events_per_second"], 3)
+    figures["ratio_with_comparison"] = round(
+        figures["audit_rebuild_with_comparison_events_per_second"] / figures["raw_scan_events_per_second"], 3)
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
