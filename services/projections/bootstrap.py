@@ -60,7 +60,7 @@ def run_projections(settings: Settings) -> None:
     configure_logging(settings.log_json)
     configure_tracing("connections-projections", settings.traces_exporter, directory=settings.traces_dir)
     side = build_read_side(settings)
-    api = create_app(side, authenticator_from(settings))  # type: ignore[arg-type]  # JWTs + static tokens
+    api = create_app(side, authenticator_from(settings))  # JWTs + static tokens
     mount_dashboard(api, settings)  # the web dashboard at / (docs/dashboard.md)
     instrument_http(api)
     config = uvicorn.Config(api, host=settings.http_host, port=settings.query_port, log_level="warning",
