@@ -26,7 +26,7 @@ from shared.runtime import all_topics, ensure_topics
 from shared.settings import Settings, Store
 from tests.fakes.server import BackgroundServer
 from tests.fakes.shopware6 import FakeShopware6
-from tests.support.stack import free_port, stack_env
+from tests.support.stack import stack_env
 
 TENANTS = ("rel-north", "rel-south", "rel-east")
 BUS_ACTOR = "reliability-load"
@@ -250,6 +250,3 @@ def measure(check: Callable[[], Any], timeout: float, what: str, stack: Reliabil
         time.sleep(interval)
     raise AssertionError(f"{what} not reached within {timeout} s (last error: {last_error!r})")
 
-
-def free_ports(count: int) -> list[int]:
-    return [free_port() for _ in range(count)]

@@ -40,7 +40,7 @@ from services.projections.views import all_views
 from shared.positions import read_position
 from shared.sql import Database, open_database
 from tests.reliability.harness import ReliabilityStack
-from tests.reliability.load import LoadLog
+from tests.reliability.load import LoadLog, Sent
 from tests.security.scanning import find, scan_files, scan_postgres
 
 _SHOWN = 8  # problems listed per invariant; the count says how many there were
@@ -291,8 +291,12 @@ def _commands(events: list[Stored], records: dict[str, list[Any]], log: LoadLog 
         payload = json.loads(record.value)["payload"]
         answers[str(payload["command_id"])].append(payload)
     for command_id, repeated in answers.items():
-        if len({json.dumps(_essence(a), sort_keys=True) for a in repeated}) > 1:
-            inv.fail(f"command {command_id} was answered differently when repeated: {repeated[:2]}")
+        # docs/contracts.md: an accepted command's result is the same however often it is repeated; a refused
+        # one is evaluated afresh. So: once accepted, every later answer (the topic keeps their order) is alike.
+        first = next((i for i, a in enumerate(repeated) if a.get("accepted")), None)
+        later = {json.dumps(_essence(a), sort_keys=True) for a in repeated[first:]} if first is not None else set()
+        if len(later) > 1:
+            inv.fail(f"command {command_id} was answered differently after it was accepted: {repeated[first:][:2]}")
     report_ids = {_header(r, "message_id") for r in records.get(topics.REPORTS, [])}
     sent = log.sent if log is not None else []
     known = {s.command_id for s in sent} | set(processed) | set(answers) | report_ids
@@ -300,30 +304,35 @@ def _commands(events: list[Stored], records: dict[str, list[Any]], log: LoadLog 
     for cause in uncaused:
         inv.fail(f"{causes[cause]} stored event(s) caused by {cause}, which is no command or report sent "
                  f"({dict(cause_topics[cause])})")
-    unanswered_delivered = 0
+    copies: dict[str, list[Sent]] = defaultdict(list)  # a command id sent several times is judged as one
     for s in sent:
-        result = s.result
-        if result is None:
-            if s.channel == "bus" and s.delivered:
-                unanswered_delivered += 1
-                inv.fail(f"bus command {s.command_id} ({s.command_type}) was delivered but never answered")
-            elif processed.get(s.command_id):
-                _match_effects(inv, s.command_id, processed[s.command_id][0], caused)
-            continue
-        done = [i for i in result.get("items", []) if i.get("outcome") == "done"]
-        if result.get("accepted") and done:
-            if len(processed.get(s.command_id, [])) != 1:
-                inv.fail(f"accepted {s.command_type} {s.command_id} has {len(processed.get(s.command_id, []))} "
-                         "records of it in the store, not 1")
+        copies[s.command_id].append(s)
+    unanswered_delivered = 0
+    for command_id, sent_copies in copies.items():
+        kind = sent_copies[0].command_type
+        results = [s.result for s in sent_copies if s.result is not None]
+        done = [r for r in results if r.get("accepted") and any(i.get("outcome") == "done" for i in r.get("items", []))]
+        accepted = [r for r in results if r.get("accepted")]
+        if len({json.dumps(_essence(r), sort_keys=True) for r in accepted}) > 1:
+            inv.fail(f"{kind} {command_id} was accepted with different answers: {accepted[:2]}")
+        if done:
+            records_of = processed.get(command_id, [])
+            if len(records_of) != 1:
+                inv.fail(f"accepted {kind} {command_id} has {len(records_of)} records of it in the store, not 1")
                 continue
-            stored_outcome = processed[s.command_id][0]
-            if _essence(stored_outcome) != _essence(result):
-                inv.fail(f"{s.command_type} {s.command_id}: answered {_essence(result)}, stored {_essence(stored_outcome)}")
-            _match_effects(inv, s.command_id, result, caused)
-        elif processed.get(s.command_id) or caused.get(s.command_id):
-            verdict = "refused" if not result.get("accepted") else "accepted with nothing done"
-            inv.fail(f"{verdict} {s.command_type} {s.command_id} left events in the store "
-                     f"(on {sorted(caused.get(s.command_id, set()))})")
+            if _essence(records_of[0]) != _essence(done[0]):
+                inv.fail(f"{kind} {command_id}: answered {_essence(done[0])}, stored {_essence(records_of[0])}")
+            _match_effects(inv, command_id, done[0], caused)
+        elif results:
+            if processed.get(command_id) or caused.get(command_id):
+                verdict = "accepted with nothing done" if accepted else "refused"
+                inv.fail(f"{verdict} {kind} {command_id} left events in the store "
+                         f"(on {sorted(caused.get(command_id, set()))})")
+        elif any(s.channel == "bus" and s.delivered for s in sent_copies):
+            unanswered_delivered += 1
+            inv.fail(f"bus command {command_id} ({kind}) was delivered but never answered")
+        elif processed.get(command_id):
+            _match_effects(inv, command_id, processed[command_id][0], caused)
     figures["commands_recorded_in_store"] = len(processed)
     figures["delivered_bus_commands_unanswered"] = unanswered_delivered
     return inv

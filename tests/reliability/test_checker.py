@@ -57,12 +57,26 @@ def test_an_event_nobody_caused_is_caught() -> None:
     assert not verdict.held and "ghost" in verdict.problems[0]
 
 
-def test_different_answers_to_one_command_are_caught() -> None:
-    records = {"connections.command-results.v1": [
+def _results(*answers: dict[str, Any]) -> dict[str, list[Any]]:
+    return {"connections.command-results.v1": [
         SimpleNamespace(value=json.dumps({"payload": {"command_id": "c1", **answer}}).encode(), headers=[])
-        for answer in (DONE, {"accepted": False, "items": []})]}
-    verdict = _commands([], records, None, {})
+        for answer in answers]}
+
+
+REFUSED = {"accepted": False, "items": [], "reason_code": "not_found"}
+
+
+def test_a_different_answer_after_acceptance_is_caught() -> None:
+    verdict = _commands([], _results(DONE, REFUSED), None, {})
     assert not verdict.held and "answered differently" in verdict.problems[0]
+
+
+def test_a_refusal_may_be_followed_by_acceptance_when_the_command_is_repeated() -> None:
+    """docs/contracts.md: a refused command is evaluated afresh when repeated (the connection may exist now)."""
+    log = _answered("c1", REFUSED)
+    log.add(Sent("c1", "t", "http", "DisableConnections", [CONNECTION], 1.0, True, DONE))
+    events = [_created(1, "c1", DONE), _disabled(2, "c1")]
+    assert _commands(events, _results(REFUSED, DONE), log, {}).held
 
 
 def test_a_consistent_run_holds() -> None:

@@ -153,11 +153,12 @@ def test_repeated_reordered_and_late_messages_change_nothing_twice(
                 with ThreadPoolExecutor(6) as pool:
                     for _ in range(6):
                         connection_id = uuid.uuid4()
-                        create = cmd.CreateConnection(connection_id=connection_id, name="twice", driver="pos")
-                        for channel in ("bus", "http"):
+                        twice: list[tuple[str, cmd.Message]] = [
+                            ("bus", cmd.CreateConnection(connection_id=connection_id, name="twice", driver="pos")),
+                            ("http", cmd.DisableConnections(connection_ids=[connection_id]))]
+                        for channel, command in twice:
                             command_id = str(uuid.uuid4())
-                            list(pool.map(lambda _: load.call(TENANT, create, channel, command_id), range(3)))
-                            create = cmd.DisableConnections(connection_ids=[connection_id])
+                            list(pool.map(lambda _: load.call(TENANT, command, channel, command_id), range(3)))
                             repeats += 3
                 load.adopt(TENANT, str(connection_id), "pos")
 
@@ -173,11 +174,11 @@ def test_repeated_reordered_and_late_messages_change_nothing_twice(
                                                                  credentials=credentials))
                 assert created.accepted and created.result is not None, created
                 magento = str(created.result["items"][0]["connection_id"])
-                check_job = str(created.result["items"][0]["job_id"])
-                ids = {"connection_id": magento}
+                check_job = uuid.UUID(created.result["items"][0]["job_id"])
+                ids: dict[str, Any] = {"connection_id": uuid.UUID(magento)}
                 worker.report(JobSucceeded(job_id=check_job, **ids), JobStarted(job_id=check_job, **ids),
                               JobProgressed(job_id=check_job, done=1, **ids), JobSucceeded(job_id=check_job, **ids))
-                sync_job = _open_job(stack, magento, "sync")
+                sync_job = uuid.UUID(_open_job(stack, magento, "sync"))
                 worker.report(JobProgressed(job_id=sync_job, done=5, total=10, **ids),
                               JobStarted(job_id=sync_job, **ids),
                               JobSucceeded(job_id=sync_job, data_model=MODEL, **ids),
@@ -192,9 +193,9 @@ def test_repeated_reordered_and_late_messages_change_nothing_twice(
                 cancelled_job = str(second.result["items"][0]["job_id"])
                 assert load.call(TENANT, cmd.DisableConnections(connection_ids=[uuid.UUID(cancelled_of)])).accepted
                 before = len(_of(read_store(stack), cancelled_of))
-                late = {"connection_id": cancelled_of, "job_id": cancelled_job}
+                late: dict[str, Any] = {"connection_id": uuid.UUID(cancelled_of), "job_id": uuid.UUID(cancelled_job)}
                 worker.report(JobStarted(**late), JobProgressed(done=3, **late), JobSucceeded(**late))
-                measure(lambda: _ended_as(stack, magento).get(sync_job), 30, "the Magento sync ended", stack)
+                measure(lambda: _ended_as(stack, magento).get(str(sync_job)), 30, "the Magento sync ended", stack)
                 time.sleep(3)  # the late reports were sent before the ones awaited above, on the same consumer
                 after = len(_of(read_store(stack), cancelled_of))
                 time.sleep(3)
@@ -204,7 +205,7 @@ def test_repeated_reordered_and_late_messages_change_nothing_twice(
             load.close()
         verdict = check(stack, log, tmp_path / "check")
         ends = _ended_as(stack, magento)
-    expected = {check_job: ["succeeded"], sync_job: ["succeeded"]}
+    expected = {str(check_job): ["succeeded"], str(sync_job): ["succeeded"]}
     extra = {"command_repeats_sent": repeats, "reports_echoed": echo.echoed,
              "out_of_order_job_ends": {k: ends.get(k) for k in expected},
              "events_from_late_reports_of_cancelled_job": after - before}
