@@ -33,6 +33,27 @@ INVARIANTS = {
 }
 
 
+FINDINGS = [
+    "**Stale PostgreSQL connections after a database restart** (scenario 2b): once PostgreSQL was back, the relay "
+    "and the projection runner exited on the first transaction that drew a connection opened before the restart "
+    "(`AdminShutdown: terminating connection due to administrator command` / `... unexpected postmaster exit`), "
+    "from the side-database pools (`shared/sql.py`) and the event store's pool. Fixed: both pools test a "
+    "connection before handing it out (`check=ConnectionPool.check_connection`; `POSTGRES_PRE_PING` for the "
+    "store), so they replace it instead of failing. Before the fix the test's supervisor had to restart both "
+    "processes after every restart of the database.",
+    "**The relay exited while Kafka was away** (scenario 2a): a batch whose publishing failed "
+    "(`LeaderNotAvailableError`) ended the process. Fixed: the relay sends the batch again with a backoff "
+    "(0.5 s doubling to 10 s) until the broker is back or it is stopped; a batch sent twice only repeats "
+    "message ids consumers drop.",
+    "**Repeated commands that changed nothing are evaluated afresh** (seen in 2a and 3, not a violation of the "
+    "delivery guarantees): a command whose items were all `already` stores nothing (the application suite "
+    "requires it), so a redelivery may be answered differently (`already`, later `not_found` once the connection "
+    "was deleted). `docs/contracts.md` says so for refusals; the `CommandResult` description says an accepted "
+    "result is the same however often it is repeated, which holds only for commands that changed something. The "
+    "checker holds commands to the first reading; the wording of the contract is left to its owners.",
+]
+
+
 def _recovery(scenario: dict[str, Any]) -> str:
     found = scenario.get("recovery_seconds") or {}
     return ", ".join(f"{name} {seconds:g} s" for name, seconds in found.items()) or "n/a (no outage)"
@@ -126,6 +147,10 @@ def render(report: dict[str, Any]) -> str:
         "a new connection created by a client went the whole way (command, store, relay, worker, report, view), or",
         "until the jobs in flight at the fault ended. Duplicates are records on `connections.events.v1` whose message",
         "id a consumer had already seen.",
+        "",
+        "## Found and fixed on the way",
+        "",
+        *[f"- {finding}" for finding in FINDINGS],
         "",
         "## Scenarios in detail",
         "",

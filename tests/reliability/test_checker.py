@@ -71,6 +71,11 @@ def test_a_different_answer_after_acceptance_is_caught() -> None:
     assert not verdict.held and "answered differently" in verdict.problems[0]
 
 
+def test_a_command_that_changed_nothing_is_evaluated_afresh_when_repeated() -> None:
+    already = {"accepted": True, "items": [{"connection_id": CONNECTION, "outcome": "already"}]}
+    assert _commands([], _results(already, REFUSED), None, {}).held
+
+
 def test_a_refusal_may_be_followed_by_acceptance_when_the_command_is_repeated() -> None:
     """docs/contracts.md: a refused command is evaluated afresh when repeated (the connection may exist now)."""
     log = _answered("c1", REFUSED)

@@ -22,7 +22,7 @@ from tests.reliability.steps import probe
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.kafka]
 RATE = 6.0
-KAFKA_DOWN_SECONDS = 12.0
+KAFKA_DOWN_SECONDS = 10.0
 POSTGRES_DOWN_SECONDS = 10.0
 
 

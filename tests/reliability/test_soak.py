@@ -22,7 +22,7 @@ from tests.reliability.load import Load
 
 pytestmark = [pytest.mark.reliability, pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 RATE = 10.0
-SOAK_SECONDS = 120.0
+SOAK_SECONDS = 100.0
 WARM_UP_SECONDS = 10.0
 RSS_GROWTH_BOUND_MIB = 32.0
 
