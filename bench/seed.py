@@ -44,6 +44,8 @@ class _SeedingConnections(Connections):
     """The product's application without automatic snapshots: a save of 2,000 connections would otherwise
     replay the tenant's 2,000 new events to snapshot it; :meth:`Seeder.snapshot` takes one at the end."""
 
+    name = "connections"  # the library names a subclass's tables after the class unless told otherwise
+
     def _take_snapshots(self, processing_event: Any) -> None:
         return None
 
