@@ -72,7 +72,7 @@ def summarize(topic: str, event: Any, subject: Subject | None, secrets_of: Secre
     """One line telling what ``event`` did; ``subject`` is the aggregate as remembered before it."""
     teller = _TELLERS.get(topic)
     if teller is None:
-        return f"{topic.rsplit('.', 2)[0]} recorded"
+        return f"{topic.rsplit('.', 1)[0]} recorded"
     return teller(event, subject or Subject(), secrets_of)
 
 

@@ -58,6 +58,17 @@ def test_a_record_deleted_by_hand_is_named_as_a_gap(audit_store: AuditStore) -> 
     assert f"first bad position {position}" in verified.stderr
 
 
+def test_a_record_the_current_code_cannot_decode_is_named(audit_store: AuditStore) -> None:
+    connection_id, _ = _sealed_store(audit_store)
+    position = audit_store.position_of("Connection.Edited.v1", UUID(connection_id))
+    audit_store.sql("UPDATE {events} SET topic = %s WHERE {position} = %s", ("Connection.Renamed.v9", position))
+
+    verified = audit_store.cli("verify")
+
+    assert verified.code == 1
+    assert {(f["kind"], f["position"]) for f in verified.lines()} == {("undecodable", position), ("edited", position)}
+
+
 def test_records_stored_after_the_chain_head_are_not_yet_sealed_not_tampered(audit_store: AuditStore) -> None:
     connection_id, head = _sealed_store(audit_store)
     audit_store.run(cmd.DisableConnections(connection_ids=[UUID(connection_id)]))
