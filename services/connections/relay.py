@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from aiokafka.errors import KafkaError
 from eventsourcing.persistence import Notification
 
 from contracts.jobs import DriverJob
@@ -29,6 +30,8 @@ from shared.sql import Database
 
 log = get_logger(__name__)
 POSITION_NAME = "relay"
+PUBLISH_RETRY_FIRST_SECONDS = 0.5
+PUBLISH_RETRY_MAX_SECONDS = 10.0
 _JOB_TOPICS = frozenset({"Connection.JobRequested.v1", "Connection.JobRetried.v1"})
 
 
@@ -53,10 +56,27 @@ class Relay:
         log.info("relay_started", position=start)
         async for batch in self.follower.follow(start, stop):
             messages = await asyncio.to_thread(self._translate, batch)
-            await self.bus.publish_all(messages)
+            await self._publish(messages, stop)
             RELAY_PUBLISHED.inc(len(messages))
             await asyncio.to_thread(self._advance, batch[-1].id)
             log.debug("relayed", up_to=batch[-1].id, messages=len(messages))
+
+    async def _publish(self, messages: list[Outgoing], stop: asyncio.Event) -> None:
+        """Publish the batch, trying again while the broker is away, so the relay rides out an outage instead of
+        exiting (tests/reliability). A batch sent again may repeat messages; consumers drop them by message id."""
+        delay = PUBLISH_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.bus.publish_all(messages)
+                return
+            except KafkaError as error:
+                log.warning("relay_publish_failed_will_retry", error=type(error).__name__, retry_in=delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    delay = min(delay * 2, PUBLISH_RETRY_MAX_SECONDS)
+                    continue
+                raise  # stopping: the batch stays unrelayed, the next start sends it from the tracked position
 
     def _translate(self, batch: list[Notification] | Any) -> list[Outgoing]:
         messages: list[Outgoing] = []

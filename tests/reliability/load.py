@@ -148,7 +148,8 @@ class Load:
         await self._producer.start()
 
     def start(self) -> Load:
-        """Start the steady mix."""
+        """Start the steady mix (the service must answer now: the mix needs its public command key)."""
+        self._key()
         self.log.started_at = time.time()
         self._running = True
         self._ticker = asyncio.run_coroutine_threadsafe(self._tick(), self._loop)
@@ -190,8 +191,12 @@ class Load:
             else:
                 tenant = self._random.choice(self.tenants)
                 channel = "bus" if self._random.random() < self.bus_share else "http"
-                command = self._next_command(tenant, channel)
-                self._spawn(tenant, command, channel)
+                try:
+                    command = self._next_command(tenant, channel)
+                except httpx.HTTPError as error:  # the service is away: this tick's command is not sent
+                    self.log.error(f"compose_{type(error).__name__}")
+                else:
+                    self._spawn(tenant, command, channel)
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     def _spawn(self, tenant: str, command: cmd.Message, channel: str) -> asyncio.Task[Sent]:
