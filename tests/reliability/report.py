@@ -87,9 +87,9 @@ def _details(key: str, s: dict[str, Any]) -> list[str]:
                  f"{f.get('view_rows', 0)}.")
     lines.append(f"- Settled (jobs ended, relay and views at the head) {f.get('settle_seconds', 0)} s after the load "
                  f"stopped; jobs left running: {f.get('jobs_left_running', 0)}.")
-    if f.get("process_restarts_by_supervisor"):
-        lines.append(f"- Processes that exited and were restarted by the test's supervisor: "
-                     f"{f['process_restarts_by_supervisor']}.")
+    if "process_restarts_by_supervisor" in f:
+        lines.append(f"- Processes the test's supervisor had to restart (exited, or no answer on /health/live for "
+                     f"20 s): {f['process_restarts_by_supervisor'] or 'none'}.")
     if f.get("dead_letters"):
         lines.append(f"- Dead letters: {f['dead_letters']}.")
     if "rss_start_mib" in f:
