@@ -119,6 +119,7 @@ def run_up(settings: Settings) -> int:
     print(f"starting Kafka on {settings.kafka_bootstrap} (first start assembles the jars from Maven Central)...")
     kafka.start()
     stack = Stack(stack_env(settings), data_dir / "logs", process_env=metrics_ports(settings.metrics_port or 9100))
+    stack.commands["integrity"] = ["audit", "chain", "--follow"]  # seals the history for `audit verify`
     try:
         asyncio.run(ensure_topics(settings.kafka_bootstrap, all_topics(settings.kafka_namespace), settings.kafka_partitions,
                                   settings.kafka_replication))
