@@ -10,30 +10,17 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-MASK = "**********"
+# One masking rule for every output: the read side's (the views show settings the same way).
+from services.projections.domain.connection_status import MASK, masked
+
+__all__ = ["MASK", "masked"]
+
 SEALED = "(sealed)"
 ERASED = "(erased)"
 NONE = "(none)"
 
 # Event fields that hold sealed credentials, in any aggregate (jobs carry them sealed for workers).
 SEALED_FIELDS = frozenset({"credentials", "sealed_credentials"})
-
-
-def masked(settings: dict[str, Any], secrets: Collection[str] | None, prefix: str = "") -> dict[str, Any]:
-    """Settings with every field whose dotted path is a secret replaced by the mask.
-
-    ``secrets`` None means the driver is unknown: then every value is masked, better blank than leaked.
-    """
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        path = prefix + str(key)
-        if isinstance(value, dict):
-            out[key] = masked(value, secrets, path + ".")
-        elif value is not None and (secrets is None or path in secrets):
-            out[key] = MASK
-        else:
-            out[key] = value
-    return out
 
 
 def credentials_marker(sealed: Any, erased: bool) -> str:
