@@ -125,6 +125,14 @@ def configure_logging(json: bool | None = None, level: int = logging.INFO) -> No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    for name in _OWN_HANDLER_LOGGERS:  # e.g. uvicorn's default config: handlers that bypass redaction
+        library = logging.getLogger(name)
+        for old in list(library.handlers):
+            library.removeHandler(old)
+        library.propagate = True
+
+
+_OWN_HANDLER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def get_logger(name: str) -> Any:

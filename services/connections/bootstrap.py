@@ -130,7 +130,8 @@ def run_service(settings: Settings) -> None:
         write.close()
 
     api.router.lifespan_context = lifespan
-    uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_level="warning")
+    # log_config=None: uvicorn keeps no handlers of its own, so its records pass our redacting root handler
+    uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_level="warning", log_config=None)
 
 
 def run_relay(settings: Settings) -> None:

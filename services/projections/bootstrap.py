@@ -64,7 +64,7 @@ def run_projections(settings: Settings) -> None:
     mount_dashboard(api, settings)  # the web dashboard at / (docs/dashboard.md)
     instrument_http(api)
     config = uvicorn.Config(api, host=settings.http_host, port=settings.query_port, log_level="warning",
-                            timeout_graceful_shutdown=3)
+                            log_config=None, timeout_graceful_shutdown=3)  # records go through our redaction
     server = uvicorn.Server(config)
 
     async def main() -> None:

@@ -43,7 +43,7 @@ def main() -> None:
     for name in fakes:
         print(f"{name:10} {base}/{name}")
     # Loopback only: these are test doubles, not services.
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", log_config=None)
 
 
 if __name__ == "__main__":

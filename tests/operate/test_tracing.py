@@ -31,6 +31,17 @@ def trace_of(spans: list[dict[str, Any]], trace_id: str) -> list[dict[str, Any]]
     return [s for s in spans if s["context"]["trace_id"] == trace_id]
 
 
+def roots_of(trace: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Spans whose parent is not in the trace: only the HTTP request's span, once every process exported."""
+    ids = {s["context"]["span_id"] for s in trace}
+    return [s for s in trace if s["parent_id"] is None or s["parent_id"] not in ids]
+
+
+def http_trace_id(folder: Path) -> str:
+    http = [s for s in spans_in(folder) if s["name"] == "POST /v1/connections" and s["kind"] == "SpanKind.SERVER"]
+    return str(http[0]["context"]["trace_id"]) if http else ""
+
+
 def restart_with_traces(stack: RunningStack, folder: Path) -> None:
     stack.stack.stop_all()
     stack.stack.env.update({"OMNI_TRACES_EXPORTER": "jsonl", "OMNI_TRACES_DIR": str(folder),
@@ -60,26 +71,27 @@ def test_one_trace_spans_http_store_kafka_worker_and_report(running_stack: Runni
     seen: set[tuple[str, str]] = set()
 
     def whole_trace() -> list[dict[str, Any]] | None:
-        spans = spans_in(folder)
-        http = [s for s in spans if s["name"] == "POST /v1/connections" and s["kind"] == "SpanKind.SERVER"]
-        if not http:
+        trace_id = http_trace_id(folder)
+        if not trace_id:
             return None
-        trace = trace_of(spans, http[0]["context"]["trace_id"])
+        trace = trace_of(spans_in(folder), trace_id)
         seen.update((service_of(s), s["name"]) for s in trace)
-        return trace if set(steps) <= seen else None
+        # Each process exports on its own schedule: a child may be on disk before its parent. Wait for a
+        # closed tree; a parent that never arrives fails below, naming the orphan.
+        return trace if set(steps) <= seen and len(roots_of(trace)) == 1 else None
 
     try:
         trace = wait_until(whole_trace, 60, "every step in one trace", stack.stack)
     except AssertionError:
-        pytest.fail(f"missing from the trace: {sorted(set(steps) - seen)}; seen: {sorted(seen)}")
+        orphans = [s["name"] for s in roots_of(trace_of(spans_in(folder), http_trace_id(folder)))]
+        pytest.fail(f"missing from the trace: {sorted(set(steps) - seen)}; seen: {sorted(seen)}; "
+                    f"spans without a parent in the trace: {orphans}")
     stored_reports = [s for s in trace if s["name"] == "event_store.save" and s["parent_id"] in
                       {p["context"]["span_id"] for p in trace if p["name"] == f"{reports_topic} process"}]
     assert stored_reports, "the report's events are stored inside the report's span"
 
     # One tree: every span but the HTTP root has its parent in the same trace.
-    ids = {s["context"]["span_id"] for s in trace}
-    roots = [s for s in trace if s["parent_id"] is None or s["parent_id"] not in ids]
-    assert [r["name"] for r in roots] == ["POST /v1/connections"]
+    assert [r["name"] for r in roots_of(trace)] == ["POST /v1/connections"]
 
     # Log lines carry the trace: the worker's job lines have this trace id.
     trace_id = trace[0]["context"]["trace_id"].removeprefix("0x")

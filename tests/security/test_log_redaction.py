@@ -82,3 +82,18 @@ def test_standard_library_records_are_redacted_too(captured: io.StringIO) -> Non
     text = captured.getvalue()
     assert "request failed" in text and "RuntimeError" in text
     assert not any(leak in text for leak in LEAKS), text
+
+
+def test_uvicorns_own_logging_config_cannot_route_records_around_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    logging.config.dictConfig(LOGGING_CONFIG)  # what uvicorn does when a server starts with its defaults
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(json=True)
+    logging.getLogger("uvicorn.error").warning("login with password=hunter2 failed")
+
+    assert "login with password=[redacted] failed" in stream.getvalue()
+    assert "hunter2" not in stream.getvalue()
