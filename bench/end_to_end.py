@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from bench import baselines
-from bench.harness import HEADERS, Deployment, Infra, deployment, wait_until
+from bench.harness import HEADERS, Deployment, Infra, deployment, rss_mb, wait_until
 from bench.profiling import Spy
 from bench.stats import Goal, Measurement, Spread, percentile
 from shared.settings import Store
@@ -93,6 +93,7 @@ def mirror_large_model(infra: Infra, repeats: int) -> Measurement:
     phases: list[dict[str, float]] = []
     spies: list[Spy] = []
     error: str | None = None
+    worker_peak_mb: float | None = None
     try:
         with deployment(infra, Store.POSTGRES, "mirror") as deployed, httpx.Client(headers=HEADERS, timeout=30) as client:
             _start_stack(deployed, ["--driver", "shopware6"])
@@ -126,6 +127,7 @@ def mirror_large_model(infra: Infra, repeats: int) -> Measurement:
                 if model.get("attributes") != 10_000:
                     error = f"the view counts {model.get('attributes')} attributes, not 10,000"
                     break
+            worker_peak_mb = rss_mb(deployed.pid("worker-shopware6"))[1]  # VmHWM over every run
     finally:
         server.stop()
     measurement = Measurement(
@@ -147,6 +149,11 @@ def mirror_large_model(infra: Infra, repeats: int) -> Measurement:
                                for line in [f"--- {name} ---", *spy.summary(8)]]
     if seconds:
         measurement.goals = [Goal("under 5 s", measurement.value.median, 5, False)]
+    if worker_peak_mb is not None:
+        measurement.details["worker_peak_rss_mb"] = round(worker_peak_mb, 1)
+        measurement.goals.append(Goal("worker peak memory under 300 MB", worker_peak_mb, 300, False))
+        measurement.notes.append("Worker peak memory: VmHWM of the Shopware 6 worker process after every run "
+                                 "(its whole life: start, the check jobs and the syncs of 10,000 attributes).")
     return measurement
 
 
