@@ -89,18 +89,15 @@ class StreamTap(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.stream("GET", self.url, headers=self.headers, timeout=httpx.Timeout(5, read=1)) as response:
+            # No read timeout: an httpx stream cannot be read again after one, so a quiet second would end the
+            # tap and hide whatever the stream carried later. The thread ends with the server (daemon).
+            with httpx.stream("GET", self.url, headers=self.headers, timeout=httpx.Timeout(5, read=None)) as response:
                 self.status = response.status_code
                 self.ready.set()
-                while not self.stopping.is_set():
-                    try:
-                        for chunk in response.iter_text():
-                            self.text += chunk
-                            if self.stopping.is_set():
-                                return
-                    except httpx.ReadTimeout:
-                        continue
-                    return
+                for chunk in response.iter_text():
+                    self.text += chunk
+                    if self.stopping.is_set():
+                        return
         except httpx.HTTPError:
             pass
         finally:
