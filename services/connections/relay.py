@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka.errors import KafkaError
+from eventsourcing.application import LRUCache
 from eventsourcing.persistence import Notification
 
 from contracts.jobs import DriverJob
@@ -33,14 +34,21 @@ POSITION_NAME = "relay"
 PUBLISH_RETRY_FIRST_SECONDS = 0.5
 PUBLISH_RETRY_MAX_SECONDS = 10.0
 _JOB_TOPICS = frozenset({"Connection.JobRequested.v1", "Connection.JobRetried.v1"})
+CACHED_CONNECTIONS = 10_000
+"""Connections whose current state the relay keeps (folded forward from the events it reads), least recently
+relayed dropped first; a job of a connection not kept loads it from the store."""
 
 
 class Relay:
     def __init__(
         self, app: Connections, positions: Database, bus: Bus, worker_key: bytes,
         follower: NotificationFollower, retry_backoff: float = RETRY_BACKOFF_SECONDS,
+        cached_connections: int = CACHED_CONNECTIONS,
     ) -> None:
         self.retry_backoff = retry_backoff
+        # Each connection as of the last of its events the relay read: the store is read in position order, so
+        # every Connection event passes here and the state a job needs is at hand without reading it back.
+        self._connections: LRUCache[UUID, Connection] = LRUCache(cached_connections)
         self.app = app
         self.positions = positions
         self.bus = bus
@@ -86,6 +94,8 @@ class Relay:
         preloaded = getattr(self.app.vault, "preloaded", None)
         with preloaded(jobs) if preloaded is not None and jobs else nullcontext():
             for notification, event in events:
+                if notification.topic.startswith("Connection."):
+                    self._fold(notification.topic, event)
                 trace_parent = (getattr(event, "meta", None) or {}).get("trace_parent")  # the command's trace
                 messages.extend(replace(m, trace_parent=trace_parent)
                                 for m in outgoing(notification.topic, event, notification.id, self._build_job))
@@ -95,10 +105,36 @@ class Relay:
         with self.positions.transaction() as tx:
             write_position(tx, POSITION_NAME, position)
 
+    def _fold(self, topic: str, event: Any) -> None:
+        """Bring the kept state of the event's connection to the event's version. A connection not kept (after a
+        start mid-stream, or dropped) or kept at another version is left out until a job of it loads it."""
+        if topic == "Connection.Created.v1":
+            self._connections.put(event.originator_id, event.mutate(None))
+            return
+        try:
+            connection = self._connections.get(event.originator_id)
+        except KeyError:
+            return
+        try:
+            event.mutate(connection)  # raises unless the kept state is at the version just before the event's
+        except Exception:  # noqa: BLE001 - any doubt: forget it, the next job of it loads it from the store
+            self._connections.get(event.originator_id, evict=True)
+
+    def _connection_at(self, event: Any) -> Connection:
+        """The connection as of ``event`` (its version): the kept state, or else loaded from the store."""
+        try:
+            connection = self._connections.get(event.originator_id)
+        except KeyError:
+            connection = None
+        if connection is None or connection.version != event.originator_version:
+            connection = self.app.repository.get(event.originator_id, version=event.originator_version)
+            assert isinstance(connection, Connection)
+            self._connections.put(event.originator_id, connection)
+        return connection
+
     def _build_job(self, event: Any, position: int) -> DriverJob:
         """The job as the connection stood when it was requested; credentials re-sealed for the worker."""
-        connection = self.app.repository.get(event.originator_id, version=event.originator_version)
-        assert isinstance(connection, Connection)
+        connection = self._connection_at(event)
         sealed: str | None = None
         try:
             plaintext = self.app.vault.open(connection.id, connection.credentials)
