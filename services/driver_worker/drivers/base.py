@@ -221,6 +221,26 @@ class TokenClient:
             return response
         raise AssertionError("unreachable")
 
+    async def _token_answer(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        vendor: str,
+        what: str,
+        message: Callable[[httpx.Response], str],
+        refusal: Callable[[str], str],
+    ) -> Any:
+        """The JSON a token route answers (throttling and transient failures retried first).
+
+        400/401/403 -> ``CredentialsRejected(refusal(vendor's message))``; any other failure -> `unexpected`.
+        """
+        response = await send_with_retry(send, vendor=vendor, policy=self._policy, sleep=self._sleep)
+        if response.status_code in (400, 401, 403):
+            raise CredentialsRejected(refusal(message(response)))
+        if response.status_code != 200:
+            raise unexpected(vendor, what, response, message(response))
+        return json_body(response, vendor)
+
 
 def judged_json(response: httpx.Response, vendor: str, what: str, refused: str, detail: str | None) -> Any:
     """The JSON of a 200 answer; 401/403 -> ``CredentialsRejected(refused)``; anything else -> `unexpected`."""

@@ -17,16 +17,13 @@ import httpx
 
 from contracts.datamodel import Attribute, AttributeOption, AttributeSet, AttributeType, DataModel
 from contracts.drivers import Magento2Credentials, Magento2Settings
-from services.driver_worker.domain.errors import CredentialsRejected, PermanentFailure
+from services.driver_worker.domain.errors import PermanentFailure
 from services.driver_worker.drivers.base import (
     Progress,
     TokenClient,
     distill,
     fingerprint,
-    json_body,
     judged_json,
-    send_with_retry,
-    unexpected,
 )
 
 VENDOR: Final = "Magento 2"
@@ -70,6 +67,13 @@ def _vendor_message(response: httpx.Response) -> str:
     elif isinstance(params, list):
         message = re.sub(r"%(\d+)", lambda m: str(params[int(m.group(1)) - 1]) if 0 < int(m.group(1)) <= len(params) else m.group(0), message)
     return distill(message)
+
+
+def _login_refusal(message: str) -> str:
+    if "2fa" in message.lower() or "two-factor" in message.lower():
+        return (f"{VENDOR} requires two-factor authentication for admin tokens ({message}); disable "
+                "Magento_TwoFactorAuth for API users or use an integration token")
+    return f"{VENDOR} refused the admin login: {message}"
 
 
 class Magento2Driver(TokenClient):
@@ -140,20 +144,10 @@ class Magento2Driver(TokenClient):
     async def _token(self, credentials: Magento2Credentials) -> tuple[str, float]:
         body = {"username": credentials.username, "password": credentials.password.get_secret_value()}
         url = self._api(credentials) + "/integration/admin/token"
-        response = await send_with_retry(
-            lambda: self._http.post(url, json=body), vendor=VENDOR, policy=self._policy, sleep=self._sleep
+        token = await self._token_answer(
+            lambda: self._http.post(url, json=body), vendor=VENDOR, what="the admin token request",
+            message=_vendor_message, refusal=_login_refusal,
         )
-        if response.status_code in (400, 401, 403):
-            message = _vendor_message(response)
-            if "2fa" in message.lower() or "two-factor" in message.lower():
-                raise CredentialsRejected(
-                    f"{VENDOR} requires two-factor authentication for admin tokens ({message}); disable "
-                    "Magento_TwoFactorAuth for API users or use an integration token"
-                )
-            raise CredentialsRejected(f"{VENDOR} refused the admin login: {message}")
-        if response.status_code != 200:
-            raise unexpected(VENDOR, "the admin token request", response, _vendor_message(response))
-        token = json_body(response, VENDOR)
         if not isinstance(token, str) or not token:
             raise PermanentFailure(f"{VENDOR} answered the token request without a token", type="bad_answer")
         return token, TOKEN_LIFETIME

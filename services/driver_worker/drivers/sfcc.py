@@ -14,16 +14,12 @@ import httpx
 
 from contracts.datamodel import Attribute, AttributeOption, AttributeSet, AttributeType, DataModel
 from contracts.drivers import SfccCredentials, SfccInstanceCredentials, SfccSettings
-from services.driver_worker.domain.errors import CredentialsRejected
 from services.driver_worker.drivers.base import (
     Progress,
     TokenClient,
     distill,
     fingerprint,
-    json_body,
     judged_json,
-    send_with_retry,
-    unexpected,
 )
 
 VENDOR: Final = "Salesforce Commerce Cloud"
@@ -130,17 +126,11 @@ class SfccDriver(TokenClient):
             instance.client_password.get_secret_value(),
         )
         url = f"{self._host(instance)}/dw/oauth2/access_token"
-        response = await send_with_retry(
+        data = await self._token_answer(
             lambda: self._http.post(url, params={"client_id": instance.client_id}, data={"grant_type": GRANT}, auth=auth),
-            vendor=VENDOR,
-            policy=self._policy,
-            sleep=self._sleep,
+            vendor=VENDOR, what="the token request", message=_vendor_message,
+            refusal=lambda message: f"{VENDOR} refused the Business Manager login: {message}",
         )
-        if response.status_code in (400, 401, 403):
-            raise CredentialsRejected(f"{VENDOR} refused the Business Manager login: {_vendor_message(response)}")
-        if response.status_code != 200:
-            raise unexpected(VENDOR, "the token request", response, _vendor_message(response))
-        data = json_body(response, VENDOR)
         return str(data["access_token"]), float(data.get("expires_in", 900))
 
     async def _get(

@@ -14,16 +14,12 @@ import httpx
 
 from contracts.datamodel import Attribute, AttributeOption, AttributeSet, AttributeType, DataModel
 from contracts.drivers import Shopware6Credentials, Shopware6Settings
-from services.driver_worker.domain.errors import CredentialsRejected
 from services.driver_worker.drivers.base import (
     Progress,
     TokenClient,
     distill,
     fingerprint,
-    json_body,
     judged_json,
-    send_with_retry,
-    unexpected,
 )
 
 VENDOR: Final = "Shopware 6"
@@ -123,17 +119,11 @@ class Shopware6Driver(TokenClient):
         }
         url = f"{self._base(credentials)}/api/oauth/token"
         # The token route allows 10 calls a minute per IP: its 429 carries the Retry-After we honour.
-        response = await send_with_retry(
+        data = await self._token_answer(
             lambda: self._http.post(url, json=body, headers={"Accept": "application/json"}),
-            vendor=VENDOR,
-            policy=self._policy,
-            sleep=self._sleep,
+            vendor=VENDOR, what="the token request", message=_vendor_message,
+            refusal=lambda message: f"{VENDOR} refused the access key: {message}",
         )
-        if response.status_code in (400, 401, 403):
-            raise CredentialsRejected(f"{VENDOR} refused the access key: {_vendor_message(response)}")
-        if response.status_code != 200:
-            raise unexpected(VENDOR, "the token request", response, _vendor_message(response))
-        data = json_body(response, VENDOR)
         return str(data["access_token"]), float(data.get("expires_in", 600))
 
     async def _search(self, credentials: Shopware6Credentials, entity: str, body: dict[str, Any]) -> dict[str, Any]:
