@@ -6,7 +6,6 @@ connection are serialised by optimistic concurrency and retried.
 
 from __future__ import annotations
 
-import copy
 import threading
 from contextlib import nullcontext
 from dataclasses import replace
@@ -67,7 +66,7 @@ class Connections(Application[UUID]):
         once per command id. If the transaction conflicts with another writer, the commands run again one
         by one, so the outcome is always that of some serial order.
         """
-        batch = _Batch()
+        batch = _Batch(lambda aggregate_id, version: self.repository.get(aggregate_id, version=version))
         batch.absent = self._absent(commands)
         keys = getattr(self.vault, "batch", None)  # the SQL vault stores a batch's new keys together
         self._local.batch = batch
@@ -86,6 +85,7 @@ class Connections(Application[UUID]):
         except IntegrityError:
             return [self.execute(command, command_id, meta) for command, command_id, meta in commands]
         self._after_save(pending)
+        self._cache_saved(batch.loaded(pending))
         position = recordings[-1].notification.id
         return [r.model_copy(update={"position": position}) if i in batch.staged else r
                 for i, r in enumerate(results)]
@@ -375,6 +375,18 @@ class Connections(Application[UUID]):
             return connection.request_credential_check(_new_job_id(), meta.because("connection enabled: check again"))
         return None
 
+    def _cache_saved(self, aggregates: Iterable[Aggregate]) -> None:
+        """Put aggregates just saved back in the library's aggregate cache, at the version they were saved.
+
+        With fast-forwarding on, the library leaves the cached copy at the version it was read, so the next
+        batch would read back and replay every event this one stored for them (200 for a tenant that got 200
+        connections). Fast-forwarding still brings in what other writers store later.
+        """
+        cache = self.repository.cache
+        if cache is not None and self.repository.fastforward:
+            for aggregate in aggregates:
+                cache.put(aggregate.id, aggregate)
+
     def _after_save(self, aggregates: Iterable[Aggregate]) -> None:
         for aggregate in aggregates:
             if isinstance(aggregate, Connection) and aggregate.is_deleted:
@@ -453,6 +465,9 @@ class Connections(Application[UUID]):
         if not result.accepted or not changed:
             batch.rollback()
             return result
+        # What the command changed but does not store (an item it refused halfway) is undone, as a command
+        # run alone would never store it.
+        batch.rollback(keep=aggregates)
         record = ProcessedCommand(
             id=record_id, command_id=str(command_id), command_type=command.message_type,
             outcome=result.model_dump(mode="json"), meta=meta.as_dict(),
@@ -512,12 +527,19 @@ class Connections(Application[UUID]):
 
 
 class _Batch:
-    """Aggregates shared by the commands of one batch, with an undo journal for the command being run."""
+    """Aggregates shared by the commands of one batch, with what it takes to undo the command being run.
 
-    def __init__(self) -> None:
+    Nothing is copied while commands run: an aggregate's state changes only by its events, so a refused
+    command is undone by rebuilding each aggregate it gave new events to from the events before it (on the
+    version loaded from the store, read again, or from nothing for an aggregate created in the batch).
+    Copying each aggregate at every command's first touch instead cost a deep copy of the tenant per create.
+    """
+
+    def __init__(self, reload: Callable[[UUID, int], Aggregate]) -> None:
+        self._reload = reload  # (aggregate id, version) -> the aggregate as stored at that version
         self._aggregates: dict[UUID, Aggregate] = {}
-        self._journal: dict[UUID, Aggregate] = {}
-        self._pending_at_begin: dict[UUID, int] = {}
+        self._loaded: dict[UUID, int] = {}  # aggregates read from the store -> the version read
+        self._pending_at_begin: dict[UUID, int] = {}  # touched by the current command -> pending events then
         self._command = -1
         self._saving_order: dict[UUID, None] = {}  # aggregates in the order the commands changed them
         self.staged: set[int] = set()  # indexes of the commands whose changes are in the batch
@@ -528,28 +550,42 @@ class _Batch:
 
     def get(self, aggregate_id: UUID) -> Aggregate:
         aggregate = self._aggregates[aggregate_id]
-        if aggregate_id not in self._journal:
-            # The first touch by this command: keep a copy to go back to if it is refused.
-            self._journal[aggregate_id] = _checkpoint(aggregate)
-            self._pending_at_begin[aggregate_id] = len(aggregate.pending_events)
+        self._pending_at_begin.setdefault(aggregate_id, len(aggregate.pending_events))
         return aggregate
 
     def load(self, aggregate: Aggregate) -> None:
         self._aggregates[aggregate.id] = aggregate
-        self._journal[aggregate.id] = _checkpoint(aggregate)
+        self._loaded[aggregate.id] = aggregate.version
         self._pending_at_begin[aggregate.id] = 0
+
+    def loaded(self, aggregates: Iterable[Aggregate]) -> list[Aggregate]:
+        """Those of ``aggregates`` that were read from the store (not created) in this batch."""
+        return [a for a in aggregates if a.id in self._loaded]
 
     def begin(self) -> None:
         """The next command of the batch starts."""
         self._command += 1
-        self._journal, self._pending_at_begin = {}, {}
+        self._pending_at_begin = {}
 
     def changed(self, aggregate: Aggregate) -> bool:
         return len(aggregate.pending_events) > self._pending_at_begin.get(aggregate.id, 0)
 
-    def rollback(self) -> None:
-        for aggregate_id, before in self._journal.items():
-            self._aggregates[aggregate_id] = before
+    def rollback(self, keep: Iterable[Aggregate] = ()) -> None:
+        """Undo the current command's changes, except to the aggregates in ``keep``."""
+        kept = {a.id for a in keep}
+        for aggregate_id, count in self._pending_at_begin.items():
+            aggregate = self._aggregates[aggregate_id]
+            if aggregate_id not in kept and len(aggregate.pending_events) > count:
+                self._aggregates[aggregate_id] = self._rebuilt(aggregate_id, aggregate.pending_events[:count])
+
+    def _rebuilt(self, aggregate_id: UUID, kept: list[Any]) -> Aggregate:
+        version = self._loaded.get(aggregate_id)
+        aggregate = self._reload(aggregate_id, version) if version is not None else None
+        for event in kept:
+            aggregate = event.mutate(aggregate)
+        assert aggregate is not None
+        aggregate._pending_events = list(kept)  # noqa: SLF001 - the library's own attribute for them
+        return aggregate
 
     def commit(self, aggregates: list[Aggregate]) -> None:
         for aggregate in aggregates:
@@ -560,22 +596,6 @@ class _Batch:
     def pending(self) -> list[Aggregate]:
         """Changed aggregates, in the order a command-by-command run would have stored them."""
         return [self._aggregates[i] for i in self._saving_order if self._aggregates[i].pending_events]
-
-
-def _checkpoint(aggregate: Aggregate) -> Aggregate:
-    """A copy of the aggregate's state that shares (a copy of the list of) its pending events.
-
-    Pending events are immutable, so copying the list is enough; deep-copying them would make a batch of
-    n commands on one aggregate cost n squared.
-    """
-    pending = aggregate._pending_events  # noqa: SLF001 - the library's own attribute for them
-    aggregate._pending_events = []  # noqa: SLF001
-    try:
-        copied = copy.deepcopy(aggregate)
-    finally:
-        aggregate._pending_events = pending  # noqa: SLF001
-    copied._pending_events = list(pending)  # noqa: SLF001
-    return copied
 
 
 def _new_job_id() -> str:

@@ -1098,6 +1098,35 @@ class BatchSuite:
         assert first[0].items == first[1].items == again[0].items
         assert tenant_of(app).connection_counts == {"pos": 1}
 
+    def test_changes_of_a_command_refused_halfway_are_undone_before_the_next_command_of_the_batch(
+        self, make_app: MakeApp
+    ) -> None:
+        app = make_app(catalog=_CleanupDownCatalog("pos"))
+        till, _ = create(app, "pos", "Till")
+        shop, _ = create(app, "shopware6", "Shop")
+        assert run(app, cmd.DisableConnections(connection_ids=[till, shop])).accepted
+        before = position(app)
+
+        results = app.execute_batch([
+            # The till's deletion starts, then its clean-up check fails: that item is refused, the shop's done.
+            (cmd.DeleteConnections(connection_ids=[till, shop]), uuid4(), meta()),
+            # Refused as a whole after it changed the till: nothing of it may remain either.
+            (cmd.DeleteConnections(connection_ids=[till]), uuid4(), meta()),
+            (cmd.EnableConnections(connection_ids=[till]), uuid4(), meta()),
+            (cmd.EditConnection(connection_id=till, name="Till (front)"), uuid4(), meta()),
+        ])
+
+        # As if run one by one: the half-started deletions are never stored, so the till can be enabled.
+        assert [r.accepted for r in results] == [True, False, True, True]
+        assert outcomes(results[0]) == [(Outcome.REFUSED, "cleanup_down"), (Outcome.DONE, None)]
+        assert results[1].reason_code == "cleanup_down"
+        assert outcomes(results[2]) == [(Outcome.DONE, None)]
+        final = connection(app, till)
+        assert (final.name, final.status) == ("Till (front)", Status.ACTIVE)
+        stored = [n for n in app.recorder.select_notifications(before + 1, 10_000)]
+        assert not [n for n in stored if n.originator_id == till and "Deletion" in n.topic]
+        assert connection(app, shop).status is Status.DELETED
+
     def test_a_batch_that_conflicts_with_another_writer_runs_again_one_by_one(
         self, app: Connections, make_app: MakeApp
     ) -> None:
@@ -1119,6 +1148,18 @@ class BatchSuite:
         final = connection(app, connection_id)
         assert (final.name, final.status) == ("Till (front)", Status.ACTIVE)
         assert topics(app).count("Connection.Disabled.v1") == 1
+
+
+class _CleanupDownCatalog(PydanticCatalog):
+    """The real catalog, except that asking whether ``driver`` needs a clean-up fails (a refusal)."""
+
+    def __init__(self, driver: str) -> None:
+        self._driver = driver
+
+    def needs_cleanup(self, driver: str) -> bool:
+        if driver == self._driver:
+            raise ConnectionsError("the clean-up registry is down", "cleanup_down")
+        return super().needs_cleanup(driver)
 
 
 class _MeddlingCatalog(PydanticCatalog):
