@@ -7,16 +7,20 @@ tools and tracing can read them without decoding the payload.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from contracts.envelope import Envelope
 from contracts.topics import dead_letters
 from shared.logging import get_logger, redact_text
 from shared.metrics import DEAD_LETTERS
+from shared.settings import Settings
 from shared.tracing import continued, kafka_middleware
 
 log = get_logger(__name__)
@@ -30,11 +34,37 @@ class Outgoing:
     trace_parent: str | None = None  # the stored event's trace: the relay publishes inside it (shared/tracing.py)
 
 
-def make_broker(bootstrap: str, client_id: str) -> KafkaBroker:
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """FastStream's security object for the ``OMNI_KAFKA_*`` security settings (``None``: plaintext, local only).
+
+    TLS verifies the brokers' certificates against ``kafka_ssl_cafile`` or, without one, the system's CAs.
+    """
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    tls = protocol.endswith("SSL")
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile) if tls else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    assert settings.kafka_sasl_username is not None and settings.kafka_sasl_password is not None  # validated
+    login = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return login[settings.kafka_sasl_mechanism](
+        settings.kafka_sasl_username, settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context, use_ssl=tls,
+    )
+
+
+def kafka_client_options(security: BaseSecurity | None) -> dict[str, Any]:
+    """The same security as keyword arguments of a bare aiokafka client (admin, lag sampling)."""
+    return parse_security(security)
+
+
+def make_broker(bootstrap: str, client_id: str, security: BaseSecurity | None = None) -> KafkaBroker:
     """A broker whose producer keeps order per key and survives retries without duplicates."""
     return KafkaBroker(
         bootstrap,
         client_id=client_id,
+        security=security,
         acks="all",
         enable_idempotence=True,
         compression_type="gzip",

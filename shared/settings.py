@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development keys: used only when none are configured, and `make up` says so. Never use them in production.
@@ -38,6 +38,18 @@ class Settings(BaseSettings):
                                  description="prefix of every topic and consumer group, e.g. 'staging.'")
     kafka_partitions: int = Field(default=3, ge=1, description="partitions of topics the service creates")
     kafka_replication: int = Field(default=1, ge=1, description="replication factor of topics the service creates")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="how every process talks to Kafka: PLAINTEXT (local only), SSL, "
+                                         "SASL_PLAINTEXT or SASL_SSL (TLS plus a SASL login)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL login mechanism when the protocol is SASL_*")
+    kafka_sasl_username: str | None = Field(default=None, max_length=500,
+                                            description="SASL user name (required with SASL_*)")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (required with SASL_*); never logged or shown")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="PEM file of the CA that signed the brokers' certificates, with SSL or SASL_SSL "
+                                  "(default: the system's trusted CAs)")
 
     http_host: str = Field(default="127.0.0.1", description="address the HTTP APIs listen on (0.0.0.0 in containers)")
     http_port: int = Field(default=8000, ge=0, le=65535, description="port of the commands API (connections serve)")
@@ -137,6 +149,19 @@ class Settings(BaseSettings):
     def _master_key_id_is_known(self) -> Settings:
         if self.master_key_id not in self.master_keys:
             raise ValueError(f"master_key_id {self.master_key_id!r} is not among master_keys")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Settings:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password
+                         and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError("OMNI_KAFKA_SECURITY_PROTOCOL=SASL_* needs OMNI_KAFKA_SASL_USERNAME and "
+                             "OMNI_KAFKA_SASL_PASSWORD")
+        if not sasl and (self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError("a Kafka SASL user or password is set but OMNI_KAFKA_SECURITY_PROTOCOL is not SASL_*")
+        if self.kafka_ssl_cafile is not None and not self.kafka_security_protocol.endswith("SSL"):
+            raise ValueError("OMNI_KAFKA_SSL_CAFILE is set but OMNI_KAFKA_SECURITY_PROTOCOL is not SSL or SASL_SSL")
         return self
 
     @property

@@ -18,7 +18,7 @@ from services.audit.integrity import IntegrityFollower
 from services.projections.application import EventStoreReader
 from services.projections.bootstrap import rebuild_view
 from services.projections.views import all_views
-from shared.bus import Bus, make_broker
+from shared.bus import Bus, kafka_security, make_broker
 from shared.follower import NotificationFollower
 from shared.logging import configure_logging
 from shared.runtime import stop_event_on_signals
@@ -69,7 +69,7 @@ def build_audit(settings: Settings) -> AuditTools:
 
 async def with_replay_publisher(settings: Settings, work: Callable[[KafkaReplayPublisher], Awaitable[T]]) -> T:
     """Run ``work`` with a publisher connected to the configured Kafka and namespace."""
-    broker = make_broker(settings.kafka_bootstrap, "connections-audit-republish")
+    broker = make_broker(settings.kafka_bootstrap, "connections-audit-republish", kafka_security(settings))
     await broker.connect()
     try:
         return await work(KafkaReplayPublisher(Bus(broker, settings.kafka_namespace)))

@@ -24,7 +24,7 @@ from services.connections.watchdog import Watchdog
 from services.dashboard.web import allow_dashboard
 from services.connections.adapters.silent_jobs import ProcessesViewJobs
 from shared.auth import BusActors
-from shared.bus import Bus, make_broker
+from shared.bus import Bus, kafka_client_options, kafka_security, make_broker
 from shared.follower import NotificationFollower
 from shared.http import authenticator_from
 from shared.health import add_readiness, broker_check, store_check
@@ -100,7 +100,8 @@ def run_service(settings: Settings) -> None:
     write = build_write_side(settings)
     observe_saves(write.app)
     trace_saves(write.app)
-    broker = make_broker(settings.kafka_bootstrap, "connections-service")
+    security = kafka_security(settings)
+    broker = make_broker(settings.kafka_bootstrap, "connections-service", security)
     shred_leftover_keys(write)
     command_keys = CommandKeys(settings.command_key, settings.command_previous_keys)
     guard = BusGuard(BusActors(settings.bus_actors), command_keys)
@@ -117,7 +118,8 @@ def run_service(settings: Settings) -> None:
     async def lifespan(_: object) -> AsyncIterator[None]:
         await broker.start()
         groups = groups_of(broker) + driver_job_groups(settings.kafka_namespace)
-        lag = asyncio.create_task(sample_consumer_lag(settings.kafka_bootstrap, groups, settings.metrics_interval))
+        lag = asyncio.create_task(sample_consumer_lag(settings.kafka_bootstrap, groups, settings.metrics_interval,
+                                                      **kafka_client_options(security)))
         stop_watchdog = asyncio.Event()
         watching = asyncio.create_task(watchdog.run(stop_watchdog))
         log.info("connections_service_started", http=f"http://{settings.http_host}:{settings.http_port}")
@@ -141,7 +143,7 @@ def run_relay(settings: Settings) -> None:
 
     async def main() -> None:
         write = build_write_side(settings)
-        broker = make_broker(settings.kafka_bootstrap, "connections-relay")
+        broker = make_broker(settings.kafka_bootstrap, "connections-relay", kafka_security(settings))
         relay, positions = build_relay(write, Bus(broker, settings.kafka_namespace))
         sample_relay(relay.position, write.app.recorder.max_notification_id)
         serve_metrics(settings.metrics_port)

@@ -13,7 +13,7 @@ from contracts.drivers import AmazonAppCredentials
 from services.driver_worker.application import JobRunner
 from services.driver_worker.drivers.base import build_driver
 from services.driver_worker.entrypoints import bus
-from shared.bus import Bus, make_broker
+from shared.bus import Bus, kafka_client_options, kafka_security, make_broker
 from shared.logging import configure_logging, get_logger
 from shared.metrics import groups_of, sample_consumer_lag
 from shared.metrics import serve as serve_metrics
@@ -39,12 +39,14 @@ def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | N
                                                   client_secret=settings.amazon_app_client_secret)
             driver = build_driver(driver_id, http, endpoints, amazon_app=amazon_app)
             runner = JobRunner(driver_id, driver, base64.b64decode(settings.worker_key), worker_name)
-            broker = make_broker(settings.kafka_bootstrap, f"driver-worker-{driver_id}")
+            security = kafka_security(settings)
+            broker = make_broker(settings.kafka_bootstrap, f"driver-worker-{driver_id}", security)
             bus.register(Bus(broker, settings.kafka_namespace), driver_id, runner)
             stop = stop_event_on_signals()
             await broker.start()
             lag = asyncio.create_task(sample_consumer_lag(settings.kafka_bootstrap, groups_of(broker),
-                                                          settings.metrics_interval, stop))
+                                                          settings.metrics_interval, stop,
+                                                          **kafka_client_options(security)))
             log.info("worker_started", driver=driver_id, worker=worker_name)
             await stop.wait()
             await broker.stop()
