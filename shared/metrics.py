@@ -15,6 +15,7 @@ friends, from :mod:`services.projections.lag`) are served beside these on the vi
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -93,8 +94,9 @@ def observe_saves(app: Any) -> None:
         started = time.perf_counter()
         recordings = save(*objs, **kwargs)
         STORE_SAVE_SECONDS.observe(time.perf_counter() - started)
-        for recording in recordings:
-            EVENTS_STORED.labels(recording.notification.topic).inc()  # the stable stored name, e.g. X.Created.v1
+        # One increment per stored name (e.g. X.Created.v1), not per event: a batch stores hundreds of events.
+        for topic, count in collections.Counter(r.notification.topic for r in recordings).items():
+            EVENTS_STORED.labels(topic).inc(count)
         return recordings
 
     app.save = counted_save
