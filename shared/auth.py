@@ -9,7 +9,9 @@ Three kinds of caller:
 - **platform services on the bus**, named by the envelope's ``actor``; settings map each actor to its roles
   and, optionally, to the tenants it may act for (:class:`BusActors`).
 
-Roles are ranked: ``viewer`` < ``operator`` < ``admin``; each includes the ones before it.
+Tenant roles are ranked: ``viewer`` < ``operator`` < ``admin``; each includes the ones before it. The
+``platform-operator`` role stands apart: it is for work on every tenant at once (rebuilding a view), no tenant
+role includes it and it includes none of them.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ class Role(StrEnum):
     VIEWER = "viewer"
     OPERATOR = "operator"
     ADMIN = "admin"
+    PLATFORM_OPERATOR = "platform-operator"  # platform-wide operations; not a tenant role, not ranked
 
 
-# Each role includes the ones before it.
+# Each tenant role includes the ones before it.
 _RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # contracts.envelope.TENANT_ID_PATTERN
 
@@ -44,7 +47,9 @@ class Principal:
     roles: frozenset[Role]
 
     def has(self, role: Role) -> bool:
-        return any(_RANK[r] >= _RANK[role] for r in self.roles)
+        if role not in _RANK:  # an unranked role is held only when granted itself
+            return role in self.roles
+        return any(_RANK.get(r, 0) >= _RANK[role] for r in self.roles)
 
 
 class Unauthenticated(Exception):

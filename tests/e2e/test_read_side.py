@@ -61,7 +61,7 @@ def stack(request: pytest.FixtureRequest, kafka_broker: LocalKafka, tmp_path: Pa
     namespace = f"t{uuid.uuid4().hex[:8]}."
     env = stack_env(request.param, tmp_path / "data", kafka_broker.bootstrap, namespace, dsn)
     env["OMNI_API_TOKENS"] = json.dumps({
-        TOKEN: {"tenant": TENANT, "roles": ["admin"], "actor": "e2e"},
+        TOKEN: {"tenant": TENANT, "roles": ["admin", "platform-operator"], "actor": "e2e"},  # rebuilds views too
         OTHER_TOKEN: {"tenant": OTHER_TENANT, "roles": ["admin"], "actor": "other-e2e"},
     })
     asyncio.run(ensure_topics(kafka_broker.bootstrap, all_topics(namespace), 3, 1))

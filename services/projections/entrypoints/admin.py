@@ -1,4 +1,8 @@
-"""Operations endpoints: views and their lag, rebuilds (admin role), health and Prometheus metrics."""
+"""Operations endpoints: views and their lag, rebuilds (platform operator role), health and Prometheus metrics.
+
+A view holds every tenant's rows, so listing views and rebuilding one act on all tenants at once: they need
+the ``platform-operator`` role, which no tenant admin has (:class:`shared.auth.Role`).
+"""
 
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,7 +22,7 @@ READY_LAG_SECONDS = 30.0  # a view further behind than this makes the process no
 
 def admin_routes(side: ReadSide, requires: Callable[[Role], Any]) -> APIRouter:
     router = APIRouter(tags=["operations"])
-    Admin = Annotated[Principal, requires(Role.ADMIN)]
+    Admin = Annotated[Principal, requires(Role.PLATFORM_OPERATOR)]
 
     def unknown(view: str) -> JSONResponse:
         names = ", ".join(p.name for p in side.runner.projections)

@@ -36,6 +36,7 @@ TOKENS = {
     "acme-viewer": {"tenant": TENANT, "roles": ["viewer"], "actor": "ann"},
     "acme-admin": {"tenant": TENANT, "roles": ["admin"], "actor": "root"},
     "globex-viewer": {"tenant": OTHER_TENANT, "roles": ["viewer"], "actor": "gus"},
+    "platform-ops": {"tenant": TENANT, "roles": ["platform-operator"], "actor": "ops"},
 }
 
 
@@ -138,6 +139,39 @@ class ViewSuite:
                 assert sorted(r["connection_id"] for r in paged) == everyone, (sort, descending)
                 keys = [tuple(r[c] for c in connection_list_table.SORTS[sort]) for r in paged]
                 assert keys == sorted(keys, reverse=descending), (sort, descending)
+
+    def test_a_text_search_pages_alike_whichever_way_it_finds_the_matches(self, h: ViewHarness) -> None:
+        # The matches lie behind the others in name order; another tenant's names match too.
+        for name in ("Aachen", "Bonn", "Berlin", "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen",
+                     "Zoo OUTLET"):
+            h.create(name, "shopware6" if name.startswith("B") else "pos")
+        h.create("Outlet theirs", tenant=OTHER_TENANT)
+        h.run(cmd.DisableConnections(connection_ids=[h.create("Outlet off")]))
+        h.catch_up()
+        everyone = h.read(_list)
+        # probe rows / most matches sorted: read ahead in order; collect the matches; collect too many, read on
+        ways = {"ahead": (1_000, 10_000), "matches": (1, 10_000), "in order": (1, 1)}
+        for text, status in (("outlet", None), ("OUTL", "active"), ("ut", None), ("no such", None)):
+            for sort, keys in connection_list_table.SORTS.items():
+                for descending in (False, True):
+                    expected = sorted((r for r in everyone if text.lower() in r["name"].lower()
+                                       and status in (None, r["status"])),
+                                      key=lambda r, k=keys: tuple(r[c] for c in k), reverse=descending)
+                    for way, (probe, most) in ways.items():
+                        def pages(tx: Transaction, p: int = probe, m: int = most, s: str = sort,
+                                  d: bool = descending, t: str = text, st: str | None = status) -> list[Any]:
+                            rows, cursor = [], None
+                            while True:
+                                query = connection_list_table.ListQuery(TENANT, status=st, text=t, sort=s,
+                                                                        descending=d, limit=2, cursor=cursor)
+                                page, cursor = connection_list_table.query(tx, query, probe=p, most_matches=m)
+                                rows += page
+                                if cursor is None:
+                                    return rows
+
+                        assert h.read(pages) == expected, (text, status, sort, descending, way)
+        assert {r["name"] for r in h.read(lambda tx: _list(tx, text="outlet"))} == {
+            "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen", "Zoo OUTLET", "Outlet off"}
 
     def test_a_deleted_connection_leaves_the_list_but_keeps_its_status_and_history(self, h: ViewHarness) -> None:
         connection_id = h.established("Till 1")
@@ -560,17 +594,18 @@ class ViewSuite:
         lagging = [line for line in metrics.splitlines() if line.startswith("projection_lag_events{")]
         assert all(float(line.rsplit(" ", 1)[1]) > 0 for line in lagging)
 
-    def test_a_rebuild_over_http_needs_the_admin_role_and_shows_its_progress(self, h: ViewHarness,
-                                                                              api: TestClient) -> None:
+    def test_a_rebuild_over_http_needs_the_platform_operator_role_and_shows_its_progress(
+            self, h: ViewHarness, api: TestClient) -> None:
         h.established("Till 1")
         h.catch_up()
         before = view_digest(h.views, h.runner.by_name("processes"))
         assert api.post("/v1/admin/views/processes/rebuild", headers=_auth("acme-viewer")).status_code == 403
-        assert api.post("/v1/admin/views/nope/rebuild", headers=_auth("acme-admin")).status_code == 404
-        started = api.post("/v1/admin/views/processes/rebuild", headers=_auth("acme-admin"))
+        assert api.post("/v1/admin/views/processes/rebuild", headers=_auth("acme-admin")).status_code == 403
+        assert api.post("/v1/admin/views/nope/rebuild", headers=_auth("platform-ops")).status_code == 404
+        started = api.post("/v1/admin/views/processes/rebuild", headers=_auth("platform-ops"))
         assert started.status_code == 202 and started.json()["view"] == "processes"
         deadline = time.monotonic() + 30
-        while (state := api.get("/v1/admin/views/processes/rebuild", headers=_auth("acme-admin")).json())[
+        while (state := api.get("/v1/admin/views/processes/rebuild", headers=_auth("platform-ops")).json())[
                 "state"] not in ("done", "failed") and time.monotonic() < deadline:
             time.sleep(0.05)
         assert state["state"] == "done" and state["fraction"] == 1.0, state
