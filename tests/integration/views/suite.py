@@ -140,6 +140,39 @@ class ViewSuite:
                 keys = [tuple(r[c] for c in connection_list_table.SORTS[sort]) for r in paged]
                 assert keys == sorted(keys, reverse=descending), (sort, descending)
 
+    def test_a_text_search_pages_alike_whichever_way_it_finds_the_matches(self, h: ViewHarness) -> None:
+        # The matches lie behind the others in name order; another tenant's names match too.
+        for name in ("Aachen", "Bonn", "Berlin", "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen",
+                     "Zoo OUTLET"):
+            h.create(name, "shopware6" if name.startswith("B") else "pos")
+        h.create("Outlet theirs", tenant=OTHER_TENANT)
+        h.run(cmd.DisableConnections(connection_ids=[h.create("Outlet off")]))
+        h.catch_up()
+        everyone = h.read(_list)
+        # probe rows / most matches sorted: read ahead in order; collect the matches; collect too many, read on
+        ways = {"ahead": (1_000, 10_000), "matches": (1, 10_000), "in order": (1, 1)}
+        for text, status in (("outlet", None), ("OUTL", "active"), ("ut", None), ("no such", None)):
+            for sort, keys in connection_list_table.SORTS.items():
+                for descending in (False, True):
+                    expected = sorted((r for r in everyone if text.lower() in r["name"].lower()
+                                       and status in (None, r["status"])),
+                                      key=lambda r, k=keys: tuple(r[c] for c in k), reverse=descending)
+                    for way, (probe, most) in ways.items():
+                        def pages(tx: Transaction, p: int = probe, m: int = most, s: str = sort,
+                                  d: bool = descending, t: str = text, st: str | None = status) -> list[Any]:
+                            rows, cursor = [], None
+                            while True:
+                                query = connection_list_table.ListQuery(TENANT, status=st, text=t, sort=s,
+                                                                        descending=d, limit=2, cursor=cursor)
+                                page, cursor = connection_list_table.query(tx, query, probe=p, most_matches=m)
+                                rows += page
+                                if cursor is None:
+                                    return rows
+
+                        assert h.read(pages) == expected, (text, status, sort, descending, way)
+        assert {r["name"] for r in h.read(lambda tx: _list(tx, text="outlet"))} == {
+            "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen", "Zoo OUTLET", "Outlet off"}
+
     def test_a_deleted_connection_leaves_the_list_but_keeps_its_status_and_history(self, h: ViewHarness) -> None:
         connection_id = h.established("Till 1")
         h.run(cmd.DisableConnections(connection_ids=[connection_id]))
