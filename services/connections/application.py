@@ -137,8 +137,14 @@ class Connections(Application[UUID]):
             tenant = self._tenant(meta.tenant_id, meta)
             tenant.require_installed(command.driver)
             connection_id = command.connection_id or uuid5(_CONNECTION_NAMESPACE, f"{meta.tenant_id}/{command_id}")
-            if self._find(Connection, connection_id) is not None:
+            existing = self._find(Aggregate, connection_id)
+            if isinstance(existing, Connection) and existing.tenant_id == meta.tenant_id and not existing.is_deleted:
                 raise ConnectionsError(f"connection {connection_id} already exists", "connection_exists")
+            if existing is not None:
+                # Another tenant's connection, a deleted one, or the id of something else: one answer for all
+                # of them. It says the id is taken, never by what or by whom (not "another tenant's").
+                raise ConnectionsError(f"connection id {connection_id} cannot be used: leave connection_id out "
+                                       "or choose another random UUID", "connection_id_unavailable")
             plaintext = self.catalog.validate_credentials(command.driver, command.credentials)
             settings = self.catalog.validate_settings(command.driver, command.settings)
             connection = Connection(

@@ -91,7 +91,7 @@ def test_tenant_b_gets_refused_or_not_found_on_tenant_a_resources_never_data(
             assert {i["outcome"] for i in response.json().get("items", [])} <= {"not_found"}
             assert response.json()["reason_code"] == "not_found"
         elif name == "create with A's id":
-            assert response.status_code == 409 and response.json()["reason_code"] == "connection_exists"
+            assert response.status_code == 409 and response.json()["reason_code"] == "connection_id_unavailable"
         elif name == "installed drivers":
             assert response.json() == []  # tenant A installed pos; B has installed nothing yet
     connection = write_side.app.repository.get(UUID(connection_id))
@@ -150,7 +150,7 @@ def test_every_bus_command_needs_its_role_and_a_sender_bound_to_tenants_stays_th
                             | cmd.EnableConnections | cmd.DeleteConnections):
                 assert not result.accepted and result.reason_code == "not_found", result
             elif isinstance(command, cmd.CreateConnection):
-                assert (result.accepted, result.reason_code) == (False, "connection_exists")
+                assert (result.accepted, result.reason_code) == (False, "connection_id_unavailable")
         # A sender bound to tenant B that names tenant A in the envelope is refused outright.
         spoofed = send(write_side, guard, "b-admin", TENANT_A, command)
         assert (spoofed.accepted, spoofed.reason_code) == (False, "forbidden")
