@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,21 +46,39 @@ class Config:
 
 
 def _kafka_rates(deployed: Deployment, count: int, repeats: int, between: Callable[[], float] | None = None,
-                 budget: float | None = None) -> tuple[list[float], list[float], list[float]]:
-    """``repeats`` runs of ``count`` creates for a fresh tenant each; the anchor measured before each run."""
+                 budget: float | None = None, meter: CpuMeter | None = None,
+                 ) -> tuple[list[float], list[float], list[float]]:
+    """``repeats`` runs of ``count`` creates for a fresh tenant each; the anchor measured before each run.
+
+    With ``meter``, the CPU each process spends in each run is recorded in it (per command handled).
+    """
     rates, anchors, accepted = [], [], []
     for run in range(repeats):
         if between is not None:
             anchors.append(between())
         tenant = f"w{run}-{uuid.uuid4().hex[:6]}"
         deployed.install(tenant)
+        if meter is not None:
+            meter.start()
         collected = asyncio.run(produce_and_collect(deployed, create_commands(tenant, count), budget=budget))
+        if meter is not None:
+            meter.stop(len(collected.arrived))
         rates.append(len(collected.arrived) / collected.seconds)
         accepted.append(collected.accepted / max(1, len(collected.arrived)))
     return rates, anchors, accepted
 
 
-def _in_process_batches(settings: Any, seconds: float = 3.0) -> float:
+@dataclass
+class InProcess:
+    """``Connections.execute_batch`` called directly: its rate, its CPU, and where its batches ended in the store."""
+
+    commands_per_second: float
+    cpu_us_per_command: float
+    batch_ends: list[int]  # the store position of each batch's last event
+    first_position: int  # the store position before the first batch
+
+
+def _in_process_batches(settings: Any, seconds: float = 3.0) -> InProcess:
     """Creates/s of ``Connections.execute_batch`` (200 per batch) called directly, as the bus entrance does."""
     from contracts.commands import CreateConnection, InstallDriver
     from services.connections.bootstrap import build_write_side
@@ -67,15 +88,179 @@ def _in_process_batches(settings: Any, seconds: float = 3.0) -> float:
     tenant = f"inproc-{uuid.uuid4().hex[:6]}"
     try:
         write.app.execute(InstallDriver(driver="pos"), uuid.uuid4(), Meta(tenant, "bench", "install"))
-        done, started = 0, time.perf_counter()
+        first = write.app.recorder.max_notification_id() or 0
+        ends: list[int] = []
+        done, started, cpu = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - started < seconds:
-            write.app.execute_batch([(CreateConnection(name=f"in {done + i}", driver="pos"), command_id,
-                                      Meta(tenant, "bench", str(command_id), str(command_id)))
-                                     for i, command_id in enumerate(uuid.uuid4() for _ in range(200))])
+            results = write.app.execute_batch([(CreateConnection(name=f"in {done + i}", driver="pos"), command_id,
+                                                Meta(tenant, "bench", str(command_id), str(command_id)))
+                                               for i, command_id in enumerate(uuid.uuid4() for _ in range(200))])
+            ends.append(max(r.position or 0 for r in results))
             done += 200
-        return done / (time.perf_counter() - started)
+        rate = done / (time.perf_counter() - started)
+        return InProcess(rate, (time.process_time() - cpu) / done * 1e6, ends, first)
     finally:
         write.close()
+
+
+@dataclass
+class LibraryFloor:
+    """The library alone storing the events of the in-process run again, one save per batch of 200 creates."""
+
+    events_per_second: float
+    cpu_us_per_event: float
+    events_per_command: float
+
+    @property
+    def commands_per_second(self) -> float:
+        """The bound it implies: no create can be stored faster than the library stores its events."""
+        return self.events_per_second / self.events_per_command
+
+
+def _library_floor(infra: Infra, settings: Any, run: InProcess) -> LibraryFloor:
+    """eventsourcing's ``Application.save`` of the very events ``run`` stored (read back and decoded), one save
+    per batch as ``execute_batch`` made them, into a new database: no code of ours runs while it is timed.
+
+    What it leaves out is what the application adds on top: running the commands (loading the tenant,
+    validating, sealing, making the events), the undo journal, snapshots, metrics and tracing.
+    """
+    from eventsourcing.application import Application
+    from services.projections.application import EventStoreReader
+    from shared.settings import Settings
+
+    reader = EventStoreReader(env=settings.eventsourcing_env())
+    try:
+        batches, start = [], run.first_position + 1
+        for end in run.batch_ends:
+            notifications = reader.recorder.select_notifications(start, end - start + 1)
+            batches.append([reader.mapper.to_domain_event(n) for n in notifications])
+            start = end + 1
+    finally:
+        reader.close()
+    target = Settings(data_dir=settings.data_dir, store=settings.store, database_url=infra.database("floor"))
+    env = {k: v for k, v in target.eventsourcing_env().items() if not k.startswith("AGGREGATE_CACHE")}
+    app: Application[Any] = Application(env={**env, "CREATE_TABLE": "y"})
+    try:
+        app.save(*batches[0])  # warms the pool and the statements; not timed
+        timed = batches[1:] or batches
+        events = sum(len(b) for b in timed)
+        started, cpu = time.perf_counter(), time.process_time()
+        for batch in timed:
+            app.save(*batch)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        app.close()
+    commands = 200 * len(run.batch_ends)
+    stored = sum(len(b) for b in batches)
+    return LibraryFloor(events / seconds, cpu_seconds / events * 1e6, stored / commands)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(pids: Iterable[int]) -> dict[int, int]:
+    """User + system CPU ticks of each process (all its threads), from /proc; processes gone are left out."""
+    found = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        found[pid] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return found
+
+
+def _tree(root: int | None) -> set[int]:
+    """``root`` and all its descendants."""
+    if root is None:
+        return set()
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in found]
+        found.update(children)
+        frontier.extend(children)
+    return found
+
+
+def _listening_pid(port: int) -> int | None:
+    """The process with a TCP socket listening on ``port`` (the broker when the run reuses one)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # state LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def _postgres_pids(dsn: str | None) -> set[int]:
+    """The server processes of the PostgreSQL cluster (backends and background processes)."""
+    if dsn is None:
+        return set()
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return {int(row[0]) for row in conn.execute("SELECT pid FROM pg_stat_activity").fetchall()}
+
+
+def _machine_busy_ticks() -> int:
+    """Ticks all CPUs of the machine spent busy (not idle, not waiting for I/O), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
+@dataclass
+class CpuMeter:
+    """CPU time per command of each process a Kafka run involves, read from /proc before and after each run.
+
+    Groups: the service process, the PostgreSQL server, the Kafka broker, this benchmark process (producing
+    the commands and collecting the results) and the rest of the machine (other work sharing the cores).
+    """
+
+    deployed: Deployment
+    kafka_pid: int | None
+    runs: list[dict[str, float]] = field(default_factory=list)  # microseconds of CPU per command, by group
+
+    def _groups(self) -> dict[str, set[int]]:
+        return {"service": _tree(self.deployed.pid("service")), "postgres": _postgres_pids(self.deployed.dsn),
+                "kafka": _tree(self.kafka_pid)}
+
+    def start(self) -> None:
+        self._before = {name: _cpu_ticks(pids) for name, pids in self._groups().items()}
+        self._client = sum(os.times()[:2])
+        self._machine = _machine_busy_ticks()
+
+    def stop(self, commands: int) -> None:
+        after = {name: _cpu_ticks(pids) for name, pids in self._groups().items()}
+        seconds = {name: sum(t - self._before[name].get(pid, 0) for pid, t in ticks.items()) / _TICKS
+                   for name, ticks in after.items()}
+        seconds["bench client"] = sum(os.times()[:2]) - self._client
+        machine = (_machine_busy_ticks() - self._machine) / _TICKS
+        seconds["rest of machine"] = max(0.0, machine - sum(seconds.values()))
+        self.runs.append({name: round(value / max(1, commands) * 1e6, 1) for name, value in seconds.items()})
+
+    def median(self) -> dict[str, float]:
+        return {name: Spread([run[name] for run in self.runs]).median for name in self.runs[0]} if self.runs else {}
 
 
 def _profile_kafka(deployed: Deployment, infra: Infra, config: Config, name: str) -> list[str]:
@@ -90,13 +275,20 @@ def _profile_kafka(deployed: Deployment, infra: Infra, config: Config, name: str
 
 
 def kafka_postgres(infra: Infra, config: Config) -> Measurement:
-    """Commands/s over Kafka on PostgreSQL, with the library's one-command-per-transaction rate beside it."""
+    """Commands/s over Kafka on PostgreSQL, with the library's one-command-per-transaction rate beside it.
+
+    Beside the rate, what bounds it, measured in the same run: the CPU each process spends per command, the
+    application alone (no Kafka), and the library alone storing the same events.
+    """
     with deployment(infra, Store.POSTGRES, "wpg") as deployed:
         deployed.start_service()
         anchor_settings = deployed.settings()
+        kafka_pid = infra.kafka.pid if infra.kafka is not None else _listening_pid(
+            int(infra.bootstrap.rsplit(":", 1)[1]))
+        meter = CpuMeter(deployed, kafka_pid)
         rates, anchors, accepted = _kafka_rates(
             deployed, config.kafka_commands, config.repeats,
-            lambda: baselines.library_transactions_per_second(anchor_settings), config.budget)
+            lambda: baselines.library_transactions_per_second(anchor_settings), config.budget, meter)
         measurement = Measurement(
             "write_kafka_postgres", "Write path over Kafka, PostgreSQL (CreateConnection)", "commands/s",
             Spread(rates), "eventsourcing one command per transaction (PostgreSQL, one client)", "transactions/s",
@@ -104,15 +296,41 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
             details={"seconds_of_sending_per_run": config.budget, "accepted_fraction": accepted,
                      "batch_size_setting": 200},
         )
-        in_process, anchor = _in_process_batches(anchor_settings), baselines.library_transactions_per_second(
-            anchor_settings)
-        measurement.details["application_alone_commands_per_second"] = round(in_process)
-        measurement.details["application_alone_vs_library"] = round(in_process / anchor, 2)
+        in_process = _in_process_batches(anchor_settings)
+        anchor = baselines.library_transactions_per_second(anchor_settings)
+        floor = _library_floor(infra, anchor_settings, in_process)
+        measurement.details["application_alone_commands_per_second"] = round(in_process.commands_per_second)
+        measurement.details["application_alone_vs_library"] = round(in_process.commands_per_second / anchor, 2)
+        measurement.details["application_alone_cpu_us_per_command"] = round(in_process.cpu_us_per_command)
+        measurement.details["library_save_events_per_second"] = round(floor.events_per_second)
+        measurement.details["library_save_cpu_us_per_event"] = round(floor.cpu_us_per_event, 1)
+        measurement.details["events_per_command"] = round(floor.events_per_command, 2)
+        measurement.details["library_bound_commands_per_second"] = round(floor.commands_per_second)
         measurement.notes.append(
             f"The application alone (execute_batch of 200 creates in this process, no Kafka) stored "
-            f"{in_process:,.0f} commands/s against the library's {anchor:,.0f} transactions/s measured right after: "
-            f"{in_process / anchor:.2f}x. The rest of the gap to the Kafka figure is the broker, the consumer and "
-            "the results competing for the same 2 cores.")
+            f"{in_process.commands_per_second:,.0f} commands/s ({in_process.cpu_us_per_command:,.0f} us of CPU per "
+            f"command) against the library's {anchor:,.0f} transactions/s measured right after: "
+            f"{in_process.commands_per_second / anchor:.2f}x.")
+        measurement.notes.append(
+            f"The library alone (eventsourcing's Application.save of the same {floor.events_per_command:.2f} events "
+            f"per command, read back from that run, one save per batch of 200 commands, into a new database) "
+            f"stored {floor.events_per_second:,.0f} events/s ({floor.cpu_us_per_event:.0f} us of CPU per event): "
+            f"no create can be stored faster than {floor.commands_per_second:,.0f} commands/s here, however little "
+            "the application and Kafka add.")
+        cpu = meter.median()
+        if cpu:
+            cores = os.cpu_count() or 1
+            work = sum(v for k, v in cpu.items() if k != "rest of machine")
+            measurement.details["cpu_us_per_command"] = cpu
+            measurement.details["cores"] = cores
+            measurement.details["cpu_bound_commands_per_second"] = round(cores / work * 1e6)
+            measurement.details["service_bound_commands_per_second"] = round(1e6 / cpu["service"])
+            measurement.notes.append(
+                "CPU per command over Kafka (median of the runs, from /proc): "
+                + ", ".join(f"{name} {value:,.0f} us" for name, value in cpu.items())
+                + f". The processes of the run need {work:,.0f} us per command: {cores} cores cannot do more than "
+                f"{cores / work * 1e6:,.0f} commands/s, and the service's consumer (one thread holding the "
+                f"interpreter) not more than {1e6 / cpu['service']:,.0f}.")
         ratio = measurement.ratio or 0.0
         measurement.goals = [Goal("at least 1.5x the library baseline", ratio, 1.5, True),
                              Goal("at least 5,000 commands/s", measurement.value.median, 5_000, True)]
@@ -202,17 +420,68 @@ async def _http_load(api: str, rate: float, seconds: float, connections: int = 6
     return latencies, failures, int(achieved)
 
 
+@dataclass
+class _ServiceSample:
+    """What the service reports about itself at one moment: its CPU time, its group-commit batches (the
+    ``omni_command_batch_*`` histograms of ``/metrics``) and its full garbage collections."""
+
+    cpu_seconds: float
+    batch_seconds: dict[float, float]  # cumulative count of batches by bucket upper bound
+    batch_seconds_sum: float
+    batches: float
+    commands: float
+    full_collections: float
+
+    @classmethod
+    def take(cls, deployed: Deployment) -> _ServiceSample:
+        stat = Path(f"/proc/{deployed.pid('service')}/stat").read_text().rpartition(")")[2].split()
+        text = httpx.get(f"{deployed.api}/metrics", timeout=10).text
+        buckets = {float(m[1]): float(m[2]) for m in re.finditer(
+            r'^omni_command_batch_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.M)}
+
+        def value(pattern: str) -> float:
+            found = re.search(pattern, text, re.M)
+            return float(found[1]) if found else 0.0
+
+        return cls((int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"), buckets,
+                   value(r"^omni_command_batch_seconds_sum (\S+)$"), value(r"^omni_command_batch_seconds_count (\S+)$"),
+                   value(r"^omni_command_batch_size_sum (\S+)$"),
+                   value(r'^python_gc_collections_total\{generation="2"\} (\S+)$'))
+
+
+def _between(before: _ServiceSample, after: _ServiceSample, requests: int) -> dict[str, float]:
+    """The service's side of one run: CPU per request, batches, their size and duration (bucket bounds)."""
+    batches = after.batches - before.batches
+    counts = {le: after.batch_seconds[le] - before.batch_seconds.get(le, 0.0) for le in sorted(after.batch_seconds)}
+
+    def at_most_ms(fraction: float) -> float:
+        """The upper bound of the bucket holding this fraction of the run's batches (ms; 10,000: beyond 10 s)."""
+        return next((min(le, 10.0) * 1000 for le, count in counts.items() if count >= fraction * batches), 0.0)
+
+    return {"service_cpu_ms_per_request": round((after.cpu_seconds - before.cpu_seconds) / max(1, requests) * 1000, 3),
+            "batches": batches, "commands_per_batch": round((after.commands - before.commands) / max(1.0, batches), 1),
+            "batch_ms_mean": round((after.batch_seconds_sum - before.batch_seconds_sum) / max(1.0, batches) * 1000, 1),
+            "batch_ms_p50_at_most": at_most_ms(0.5), "batch_ms_p99_at_most": at_most_ms(0.99),
+            "full_gc_collections": after.full_collections - before.full_collections}
+
+
 def http_single(infra: Infra, config: Config) -> Measurement:
-    """Single CreateConnection commands over HTTP at a fixed rate (500/s): the latency users see."""
+    """Single CreateConnection commands over HTTP at a fixed rate (500/s): the latency users see.
+
+    Beside the latency, the service's side of each run, from its own ``/metrics`` and /proc: how many
+    group-commit batches it ran, how large and how long they were, its CPU per request, its full GCs.
+    """
     with deployment(infra, Store.POSTGRES, "whttp") as deployed:
         deployed.start_service()
         httpx.post(f"{deployed.api}/v1/drivers/pos/install", headers=HEADERS, timeout=30).raise_for_status()
         settings = deployed.settings()
-        p50s, p99s, anchors, achieved, failures = [], [], [], [], []
+        p50s, p99s, anchors, achieved, failures, service = [], [], [], [], [], []
         asyncio.run(_http_load(deployed.api, 50, 1))  # warm-up: connections, caches
         for _ in range(config.repeats):
             anchors.append(baselines.library_transactions_per_second(settings))
+            before = _ServiceSample.take(deployed)
             latencies, failed, rate = asyncio.run(_http_load(deployed.api, config.http_rate, config.http_seconds))
+            service.append(_between(before, _ServiceSample.take(deployed), len(latencies)))
             p50s.append(percentile(latencies, 0.5))
             p99s.append(percentile(latencies, 0.99))
             achieved.append(rate)
@@ -221,6 +490,9 @@ def http_single(infra: Infra, config: Config) -> Measurement:
         # machine's): tells the service's latency from the machine's lack of capacity.
         scaled_rate = max(10.0, min(config.http_rate, config.http_rate * Spread(anchors).median / REFERENCE_LIBRARY_RATE))
         scaled, scaled_failed, _ = asyncio.run(_http_load(deployed.api, scaled_rate, config.http_seconds))
+        per_run = {key: [run[key] for run in service] for key in service[0]}
+        median = {key: Spread(values).median for key, values in per_run.items()}
+        cpu_ms = median["service_cpu_ms_per_request"]
         measurement = Measurement(
             "write_http", f"Write path over HTTP, single commands at {config.http_rate:.0f}/s (PostgreSQL)", "ms p99",
             Spread(p99s), "eventsourcing one command per transaction (PostgreSQL, one client)", "transactions/s",
@@ -228,13 +500,26 @@ def http_single(infra: Infra, config: Config) -> Measurement:
             details={"offered_rate": config.http_rate, "seconds": config.http_seconds,
                      "completed_rate": achieved, "failed_requests": failures,
                      "scaled_offered_rate": round(scaled_rate, 1), "scaled_p50_ms": percentile(scaled, 0.5),
-                     "scaled_p99_ms": percentile(scaled, 0.99), "scaled_failed_requests": scaled_failed},
+                     "scaled_p99_ms": percentile(scaled, 0.99), "scaled_failed_requests": scaled_failed,
+                     **per_run},
             notes=["The ratio compares unlike units (latency vs the library's rate); the baseline shows what one "
                    "client can commit per second here: 500 commands/s needs more than that, or batching (HTTP "
                    "commands arriving together share a transaction).",
                    f"scaled_*: one more run at {scaled_rate:.0f}/s, i.e. 500/s times this run's library rate over "
                    f"{REFERENCE_LIBRARY_RATE:,}/s (a quiet machine's): the latency when the load is scaled like the "
-                   "machine's capacity. Requests still queued 6 s after the last was due count as failed."],
+                   "machine's capacity. Requests still queued 6 s after the last was due count as failed.",
+                   # What the latency is made of, measured in the same runs (medians of the runs):
+                   f"Group commit: {median['batches']:.0f} batches per run of {median['commands_per_batch']:.1f} "
+                   f"commands, {median['batch_ms_mean']:.1f} ms each on average (half took at most "
+                   f"{median['batch_ms_p50_at_most']:g} ms, 99% at most {median['batch_ms_p99_at_most']:g} ms). One "
+                   "batch runs at a time, so a request waits for the batch in flight, then for its own: about two "
+                   "batch times, plus the HTTP handling of the requests ahead of it on the event loop.",
+                   f"The service spent {cpu_ms:.2f} ms of CPU per request (HTTP, the command, its transaction's "
+                   f"share, all in one process and one interpreter lock): at {config.http_rate:.0f}/s that keeps "
+                   f"{cpu_ms * config.http_rate / 10:.0f}% of a core busy; the closer to 100%, the longer the queues. "
+                   "Full GCs per run: "
+                   f"{median['full_gc_collections']:.0f} (the start-up heap is frozen, so each walks only what the "
+                   "requests left)."],
         )
         measurement.goals = [Goal("p99 under 50 ms at 500 commands/s", measurement.value.median, 50, False)]
         if not measurement.met:
