@@ -58,10 +58,11 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200)
     async def run_commands(batch: list[tuple[Envelope, Message]]) -> None:
         """Commands polled together are stored in one transaction (see ``Connections.execute_batch``)."""
         admitted = [guard.admit(envelope, command) for envelope, command in batch]
+        trace_parent = current_traceparent()  # the batch's consume span, the same for all its commands
         items = [
             (command, envelope.message_id,
              Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id),
-                  trace_parent=current_traceparent()))
+                  trace_parent=trace_parent))
             for (envelope, _), command in zip(batch, admitted, strict=True) if not isinstance(command, CommandResult)
         ]
         executed = iter(await asyncio.to_thread(app.execute_batch, items) if items else [])
