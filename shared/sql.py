@@ -21,6 +21,8 @@ Row = tuple[Any, ...]
 
 
 class Transaction(Protocol):
+    # Each adapter's transaction also names its ``dialect`` ("sqlite" or "postgres"), for the few statements
+    # that are better written apart (``col = ANY(?)`` with one array on PostgreSQL).
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def fetchone(self) -> Row | None: ...
@@ -44,6 +46,8 @@ class Database(Protocol):
 
 
 class _SqliteTransaction:
+    dialect = "sqlite"
+
     def __init__(self, cursor: sqlite3.Cursor) -> None:
         self._cursor = cursor
 
@@ -101,6 +105,8 @@ class SqliteDatabase:
 
 
 class _PostgresTransaction:
+    dialect = "postgres"
+
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 
@@ -108,6 +114,8 @@ class _PostgresTransaction:
         self._cursor.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        # One statement text for every row: psycopg converts it once and prepares it after a few uses, and sends
+        # the rows in pipeline mode (one round trip for all of them).
         self._cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
 
     def fetchone(self) -> Row | None:

@@ -20,8 +20,8 @@ from shared.sql import Transaction
 Row = dict[str, Any]
 
 _SQL_TYPES = {"text": "TEXT", "int": "BIGINT", "float": "DOUBLE PRECISION", "bool": "BIGINT", "json": "TEXT"}
-_IN_CHUNK = 500  # keys per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
-_MAX_PARAMS = 4_000  # values per multi-row statement (SQLite allows 32,766, PostgreSQL 65,535)
+_IN_CHUNK = 500  # keys per IN (...) list on SQLite: far below its parameter limit
+_MAX_PARAMS = 4_000  # values per multi-row read on SQLite (it allows 32,766)
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)  # built once: hot path
@@ -108,6 +108,21 @@ class TableSpec:
     def select(self) -> str:
         return f"SELECT {', '.join(self.columns)} FROM {self.name}"
 
+    @cached_property
+    def statements(self) -> Statements:
+        """The table's write statements, one fixed text each (built once per spec)."""
+        names, marks = ", ".join(self.columns), ", ".join("?" for _ in self.columns)
+        insert = f"INSERT INTO {self.name} ({names}) VALUES ({marks})"
+        others = [c for c in self.columns if c not in self.key]
+        action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
+        return Statements(insert, f"{insert} ON CONFLICT ({', '.join(self.key)}) {action}")
+
+
+@dataclass(frozen=True)
+class Statements:
+    insert: str
+    upsert: str
+
 
 def create(tx: Transaction, spec: TableSpec, trigram: bool = False) -> None:
     for statement in spec.ddl(trigram):
@@ -131,23 +146,20 @@ def _values(rows: list[list[Any]]) -> tuple[str, list[Any]]:
 
 
 def upsert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
-    """Insert or replace whole rows by key. One multi-row statement per few thousand values: on PostgreSQL a
-    statement costs a round trip, so this is what keeps a batch's cost flat. Keys must be unique in ``rows``."""
+    """Insert or replace whole rows by key. One statement text for any number of rows (``executemany``): on
+    PostgreSQL psycopg converts and prepares it once and pipelines the rows, where a multi-row ``VALUES`` list
+    was a new text for every row count, parsed again each time (half a rebuild's time). Keys must be unique in
+    ``rows``."""
     params = [spec.encode(row) for row in rows]
-    others = [c for c in spec.columns if c not in spec.key]
-    action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
-    for chunk in _chunks(params, len(spec.columns)):
-        marks, flat = _values(chunk)
-        tx.execute(f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES {marks} "
-                   f"ON CONFLICT ({', '.join(spec.key)}) {action}", flat)
+    if params:
+        tx.executemany(spec.statements.upsert, params)
 
 
 def insert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
     """Append rows that are new by construction (change lists, set members)."""
     params = [spec.encode(row) for row in rows]
-    for chunk in _chunks(params, len(spec.columns)):
-        marks, flat = _values(chunk)
-        tx.execute(f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES {marks}", flat)
+    if params:
+        tx.executemany(spec.statements.insert, params)
 
 
 def delete(tx: Transaction, spec: TableSpec, keys: Iterable[Sequence[Any]]) -> None:
@@ -158,23 +170,27 @@ def delete(tx: Transaction, spec: TableSpec, keys: Iterable[Sequence[Any]]) -> N
 def delete_where(tx: Transaction, spec: TableSpec, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
     """Delete the rows whose ``columns`` equal one of the ``values`` tuples."""
     params = [list(v) for v in values]
-    for chunk in _chunks(params, len(columns)):
-        if len(columns) == 1:
-            tx.execute(f"DELETE FROM {spec.name} WHERE {columns[0]} IN ({', '.join('?' for _ in chunk)})",
-                       [v[0] for v in chunk])
-        else:
-            marks, flat = _values(chunk)
-            tx.execute(f"DELETE FROM {spec.name} WHERE ({', '.join(columns)}) IN (VALUES {marks})", flat)
+    if params:
+        tx.executemany(f"DELETE FROM {spec.name} WHERE {' AND '.join(f'{c} = ?' for c in columns)}", params)
 
 
 def load_many(tx: Transaction, spec: TableSpec, column: str, values: Iterable[Any],
               where: str = "", params: Sequence[Any] = ()) -> list[Row]:
-    """Rows whose ``column`` is one of ``values`` (plus an optional extra condition), in chunks."""
+    """Rows whose ``column`` is one of ``values`` (plus an optional extra condition).
+
+    On PostgreSQL one fixed statement with one array (``column = ANY(?)``), prepared once, instead of an
+    ``IN (?, ?, ...)`` text per list length; SQLite, without arrays, reads ``IN`` lists in chunks.
+    """
     wanted = list(dict.fromkeys(values))
+    if not wanted:
+        return []
+    extra = f" AND {where}" if where else ""
+    if _dialect(tx) == "postgres":
+        tx.execute(f"{spec.select()} WHERE {column} = ANY(?){extra}", [wanted, *params])
+        return [spec.decode(r) for r in tx.fetchall()]
     rows: list[Row] = []
     for start in range(0, len(wanted), _IN_CHUNK):
         chunk = wanted[start:start + _IN_CHUNK]
-        extra = f" AND {where}" if where else ""
         tx.execute(f"{spec.select()} WHERE {column} IN ({', '.join('?' for _ in chunk)}){extra}",
                    [*chunk, *params])
         rows += [spec.decode(r) for r in tx.fetchall()]
@@ -182,14 +198,29 @@ def load_many(tx: Transaction, spec: TableSpec, column: str, values: Iterable[An
 
 
 def load_keys(tx: Transaction, spec: TableSpec, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> list[Row]:
-    """Rows whose ``columns`` equal one of the ``values`` tuples (composite keys), in chunks."""
+    """Rows whose ``columns`` equal one of the ``values`` tuples (composite keys).
+
+    On PostgreSQL one fixed statement joining one array per column; on SQLite ``VALUES`` lists in chunks.
+    """
     wanted = list(dict.fromkeys(tuple(v) for v in values))
+    if not wanted:
+        return []
+    if _dialect(tx) == "postgres":
+        arrays = ", ".join(f"?::{_SQL_TYPES[spec.columns[c]]}[]" for c in columns)
+        tx.execute(f"{spec.select()} WHERE ({', '.join(columns)}) IN (SELECT * FROM unnest({arrays}))",
+                   [list(column) for column in zip(*wanted, strict=True)])
+        return [spec.decode(r) for r in tx.fetchall()]
     found: list[Row] = []
     for chunk in _chunks([list(v) for v in wanted], len(columns)):
         marks, flat = _values(chunk)
         tx.execute(f"{spec.select()} WHERE ({', '.join(columns)}) IN (VALUES {marks})", flat)
         found += [spec.decode(r) for r in tx.fetchall()]
     return found
+
+
+def _dialect(tx: Transaction) -> str:
+    """The transaction's SQL dialect (a stand-in transaction without one is taken for SQLite's portable SQL)."""
+    return getattr(tx, "dialect", "sqlite")
 
 
 def rows(tx: Transaction, spec: TableSpec, where: str = "", params: Sequence[Any] = ()) -> list[Row]:
