@@ -52,9 +52,10 @@ class ReadSideViewRebuild:
         self._recreate(shadow.tables())
         started = time.perf_counter()
         counter = RebuildProgress(self.name)
-        live = self._snapshot()
-        target = live.position if live is not None else self._store.recorder.max_notification_id() or 0
-        position = 0
+        # Only the live position now (its rows would be read again after the build): where to build up to.
+        live_position = self._live_position()
+        target = live_position if live_position is not None else self._store.recorder.max_notification_id() or 0
+        position, live = 0, None
         for _ in range(_CATCH_UP_ROUNDS):
             position = self._build(shadow, position, target, progress, counter)
             live = self._snapshot()
@@ -92,6 +93,19 @@ class ReadSideViewRebuild:
             for spec in specs:
                 tables.drop(tx, spec)
                 tables.create(tx, spec)
+
+    def _live_position(self) -> int | None:
+        """The live view's tracked position (None when the view was never built)."""
+        try:
+            with self._views.transaction() as tx:
+                for spec in self._projection.tables():  # a view without its tables was never built
+                    tx.execute(f"SELECT 1 FROM {spec.name} LIMIT 1")
+                    tx.fetchall()
+                return view_state.positions(tx, [self.name])[self.name]
+        except Exception as exc:
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                return None
+            raise
 
     def _snapshot(self) -> _Snapshot | None:
         """The live rows and the position they reflect, read together (None when the view was never built)."""
