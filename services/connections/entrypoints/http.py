@@ -1,14 +1,12 @@
 """HTTP entrance of the connections service: each endpoint turns the request into a command, nothing more."""
 
-
-
 import asyncio
 import json
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, FastAPI, Header, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from contracts import commands as cmd
@@ -37,11 +35,12 @@ class ConnectionIds(BaseModel):
     connection_ids: list[UUID] = Field(min_length=1, max_length=500)
 
 
-def _answer(result: CommandResult) -> JSONResponse:
+def _answer(result: CommandResult) -> Response:
     status = 200 if result.accepted else _STATUS_BY_REASON.get(result.reason_code or "", 409)
     if not result.accepted and result.items and all(i.outcome == "not_found" for i in result.items):
         status = 404
-    return JSONResponse(status_code=status, content=result.model_dump(mode="json"))
+    # pydantic writes the JSON itself (in Rust): no dict of the result, no json.dumps of it
+    return Response(result.model_dump_json(), status_code=status, media_type="application/json")
 
 
 def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys) -> FastAPI:
