@@ -36,6 +36,13 @@ COMMANDS = Counter(
 EVENTS_STORED = Counter("omni_events_stored_total", "Domain events this process stored, by stored event name.",
                         ["type"])
 STORE_SAVE_SECONDS = Histogram("omni_store_save_seconds", "Time to store one command's events.")
+COMMAND_BATCH_SECONDS = Histogram(
+    "omni_command_batch_seconds", "Time to run and commit one batch of HTTP commands (group commit), from its "
+    "start in the worker thread to its results on the event loop.",
+    buckets=(0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5,
+             10))
+COMMAND_BATCH_SIZE = Histogram("omni_command_batch_size", "HTTP commands per group-commit batch.",
+                               buckets=(1, 2, 3, 5, 10, 20, 50, 100, 200))
 DEAD_LETTERS = Counter("omni_dead_letters_total", "Messages parked on a dead-letter topic, by source topic and "
                        "reason code.", ["topic", "reason_code"])
 RELAY_PUBLISHED = Counter("omni_relay_messages_total", "Messages the relay published to Kafka.")
@@ -81,6 +88,12 @@ def record_command(command: Any, entrance: str, result: Any) -> None:
     """Count one handled command (a :class:`~contracts.results.CommandResult`) by its outcome."""
     outcome = "accepted" if result.accepted else (result.reason_code or "rejected")
     COMMANDS.labels(type(command).__name__, entrance, outcome).inc()
+
+
+def observe_command_batch(size: int, seconds: float) -> None:
+    """One group-commit batch of HTTP commands: how many, and how long it took."""
+    COMMAND_BATCH_SIZE.observe(size)
+    COMMAND_BATCH_SECONDS.observe(seconds)
 
 
 def observe_saves(app: Any) -> None:

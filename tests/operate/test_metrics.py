@@ -78,6 +78,11 @@ def test_metrics_count_commands_events_jobs_and_dead_letters_and_lags_settle(run
     assert value(samples, "omni_events_stored_total", type="Connection.Created.v1") == 1
     assert value(samples, "omni_events_stored_total") >= 5  # created, check and sync requested and reported
     assert value(samples, "omni_store_save_seconds_count") >= 3
+    # HTTP commands go through the group commit: sent one after the other, each of the three was a batch of one.
+    batched = [value(samples, n) - value(before, n)
+               for n in ("omni_command_batch_size_count", "omni_command_batch_size_sum")]
+    assert batched == [3, 3]
+    assert value(samples, "omni_command_batch_seconds_count") == value(samples, "omni_command_batch_size_count")
 
     # The relay published everything: its position reached the store's head, its lag is back to 0.
     relayed = settles(relay, lambda s: value(s, "omni_relay_lag_events") == 0 and value(s, "omni_relay_position") > 0,

@@ -2,20 +2,27 @@
 
 Alone, a command runs at once (a batch of one). Under load, many HTTP commands share one transaction
 (``Connections.execute_batch``), so the store's round trips per command fall instead of piling up in threads
-that all wait for the database.
+that all wait for the database. The transaction runs in a worker thread while the event loop goes on
+accepting requests; the next batch starts as soon as the previous one is committed (no waiting to fill it).
+One batch at a time: HTTP commands of a tenant touch the same tenant aggregate, so two transactions at once
+would conflict and be run again one command at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import time
 from uuid import UUID
 
 from contracts import commands as cmd
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
+from shared.metrics import observe_command_batch
 
-_Waiting = tuple[cmd.Message, UUID, Meta, "asyncio.Future[CommandResult]"]
+_Waiting = tuple[cmd.Message, UUID, Meta, "asyncio.Future[CommandResult]", contextvars.Context]
 
 
 class CommandBatcher:
@@ -30,21 +37,28 @@ class CommandBatcher:
     async def execute(self, command: cmd.Message, command_id: UUID, meta: Meta) -> CommandResult:
         """The command's result, as ``Connections.execute`` would answer it."""
         future: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
-        self._waiting.append((command, command_id, meta, future))
+        self._waiting.append((command, command_id, meta, future, contextvars.copy_context()))
         if self._draining is None or self._draining.done():
             self._draining = asyncio.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting:
             batch, self._waiting = self._waiting[: self._max_size], self._waiting[self._max_size:]
+            commands = [(c, i, m) for c, i, m, *_ in batch]
+            # In the context of the batch's first request: the store's span joins that request's trace.
+            run = functools.partial(batch[0][4].run, self._app.execute_batch, commands)
+            started = time.perf_counter()
             try:
-                results = await asyncio.to_thread(self._app.execute_batch, [(c, i, m) for c, i, m, _ in batch])
+                results = await loop.run_in_executor(None, run)
             except Exception as exc:  # noqa: BLE001 - every request of the batch answers with the failure
-                for *_, future in batch:
+                for *_, future, _ in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (*_, future), result in zip(batch, results, strict=True):
+            finally:
+                observe_command_batch(len(batch), time.perf_counter() - started)
+            for (*_, future, _), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
