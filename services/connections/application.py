@@ -6,6 +6,7 @@ connection are serialised by optimistic concurrency and retried.
 
 from __future__ import annotations
 
+import collections
 import threading
 from contextlib import nullcontext
 from dataclasses import replace
@@ -16,7 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from contracts import commands as cmd
 from contracts import reports
@@ -46,10 +47,10 @@ class Connections(Application[UUID]):
 
     name = "connections"
     # Every create loads its tenant: snapshots keep a load from the store (a cold cache) flat however many
-    # connections the tenant has. Each snapshot reads back the events since the last one (the library
-    # rebuilds it from the store), so the round trips, not the replay, grow with their number: every 1,000
-    # events is one snapshot per five full batches of creates instead of two per batch.
-    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Tenant: 1_000}
+    # connections the tenant has. They are taken by :meth:`save` from the aggregate just saved, not by the
+    # library (its ``snapshotting_intervals``), which reads back and replays every event since the last one.
+    is_snapshotting_enabled = True
+    snapshot_every: ClassVar[dict[type[Aggregate], int]] = {Tenant: 500}
 
     def __init__(
         self, catalog: DriverCatalog, vault: CredentialVault, env: dict[str, str] | None = None,
@@ -60,6 +61,22 @@ class Connections(Application[UUID]):
         self.vault = vault
         self.staging = staging or InMemoryModelStaging()
         self._local = threading.local()  # the batch a thread is staging, if any
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save; then a snapshot of each aggregate whose events just passed a multiple of its
+        ``snapshot_every``, taken from the aggregate in memory: its state is that of the events just stored."""
+        recordings = super().save(*objs, **kwargs)
+        watched = {o.id: o for o in objs if type(o) in self.snapshot_every}
+        if watched:
+            stored = collections.Counter(r.domain_event.originator_id for r in recordings
+                                         if r.domain_event.originator_id in watched)
+            snapshots = [type(a).Snapshot.take(a) for i, a in watched.items()
+                         if stored[i] and a.version // self.snapshot_every[type(a)]
+                         > (a.version - stored[i]) // self.snapshot_every[type(a)]]
+            if snapshots:
+                assert self.snapshots is not None
+                self.snapshots.put(snapshots)
+        return recordings
 
     def execute_batch(self, commands: list[tuple[cmd.Message, UUID, Meta]]) -> list[CommandResult]:
         """Run several commands and store all their events in one transaction.

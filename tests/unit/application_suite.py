@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, project_aggregate
 from eventsourcing.domain import Aggregate
 from pydantic import ValidationError
 
@@ -1097,6 +1097,27 @@ class BatchSuite:
         again = app.execute_batch([(create, command_id, meta())])
         assert first[0].items == first[1].items == again[0].items
         assert tenant_of(app).connection_counts == {"pos": 1}
+
+    def test_the_tenant_is_snapshotted_from_memory_and_a_cold_load_matches_its_events(
+        self, app: Connections, make_app: MakeApp
+    ) -> None:
+        install(app, "pos")
+        every = app.snapshot_every[Tenant]
+        for _ in range(2):
+            results = app.execute_batch([(cmd.CreateConnection(name=f"Till {uuid4()}", driver="pos"), uuid4(), meta())
+                                         for _ in range(every // 2 + 1)])
+            assert all(r.accepted for r in results)
+        tenant_id = Tenant.id_for(TENANT)
+        assert app.snapshots is not None
+        snapshots = list(app.snapshots.get(tenant_id))
+        created = 2 * (every // 2 + 1)
+        assert [s.originator_version for s in snapshots] == [created + 2]  # the save that passed `every` events
+        cold = make_app().repository.get(tenant_id)  # another process: from the snapshot and the events after it
+        replayed = project_aggregate(None, app.events.get(tenant_id))
+        assert isinstance(cold, Tenant) and isinstance(replayed, Tenant)
+        assert (cold.version, cold.drivers, cold.connection_counts) == (
+            replayed.version, replayed.drivers, replayed.connection_counts) == (
+            created + 2, {"pos": replayed.drivers["pos"]}, {"pos": created})
 
     def test_changes_of_a_command_refused_halfway_are_undone_before_the_next_command_of_the_batch(
         self, make_app: MakeApp
