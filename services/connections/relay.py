@@ -8,8 +8,7 @@ message ids are stable, so consumers drop the duplicates.
 from __future__ import annotations
 
 import asyncio
-from contextlib import nullcontext
-from dataclasses import replace
+from contextlib import aclosing, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +19,7 @@ from eventsourcing.persistence import Notification
 from contracts.jobs import DriverJob
 from services.connections.application import Connections
 from services.connections.domain.connection import Connection
-from services.connections.translation import RETRY_BACKOFF_SECONDS, outgoing, retry_not_before
+from services.connections.translation import RETRY_BACKOFF_SECONDS, SILENT_TOPICS, outgoing, retry_not_before
 from shared.bus import Bus, Outgoing
 from shared.follower import NotificationFollower
 from shared.logging import get_logger
@@ -60,14 +59,37 @@ class Relay:
             return read_position(tx, POSITION_NAME)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publish batch after batch, in order. The next batch is read and translated while the broker
+        acknowledges the one before (a queue of one); the position advances only past acknowledged batches."""
         start = self.position()
         log.info("relay_started", position=start)
-        async for batch in self.follower.follow(start, stop):
-            messages = await asyncio.to_thread(self._translate, batch)
-            await self._publish(messages, stop)
-            RELAY_PUBLISHED.inc(len(messages))
-            await asyncio.to_thread(self._advance, batch[-1].id)
-            log.debug("relayed", up_to=batch[-1].id, messages=len(messages))
+        translated: asyncio.Queue[tuple[int, list[Outgoing]] | None] = asyncio.Queue(maxsize=1)
+        reading = asyncio.create_task(self._read(start, stop, translated))
+        try:
+            while (item := await translated.get()) is not None and not stop.is_set():
+                up_to, messages = item
+                await self._publish(messages, stop)
+                RELAY_PUBLISHED.inc(len(messages))
+                await asyncio.to_thread(self._advance, up_to)
+                log.debug("relayed", up_to=up_to, messages=len(messages))
+            if item is None:
+                await reading  # the reader's error, if it ended on one
+        finally:
+            reading.cancel()
+
+    async def _read(self, start: int, stop: asyncio.Event,
+                    translated: asyncio.Queue[tuple[int, list[Outgoing]] | None]) -> None:
+        """Read and translate batches into ``translated`` until stopped; ``None`` after the last (or an error)."""
+        try:
+            async with aclosing(self.follower.follow(start, stop)) as batches:
+                async for batch in batches:
+                    await translated.put((batch[-1].id, await asyncio.to_thread(self._translate, batch)))
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            await translated.put(None)
+            raise
+        await translated.put(None)
 
     async def _publish(self, messages: list[Outgoing], stop: asyncio.Event) -> None:
         """Publish the batch, trying again while the broker is away, so the relay rides out an outage instead of
@@ -88,7 +110,8 @@ class Relay:
 
     def _translate(self, batch: list[Notification] | Any) -> list[Outgoing]:
         messages: list[Outgoing] = []
-        events = [(notification, self.app.mapper.to_domain_event(notification)) for notification in batch]
+        events = [(notification, self.app.mapper.to_domain_event(notification)) for notification in batch
+                  if notification.topic not in SILENT_TOPICS]
         # The credentials of every job of the batch are opened with keys read in one query.
         jobs = [event.originator_id for notification, event in events if notification.topic in _JOB_TOPICS]
         preloaded = getattr(self.app.vault, "preloaded", None)
@@ -97,7 +120,7 @@ class Relay:
                 if notification.topic.startswith("Connection."):
                     self._fold(notification.topic, event)
                 trace_parent = (getattr(event, "meta", None) or {}).get("trace_parent")  # the command's trace
-                messages.extend(replace(m, trace_parent=trace_parent)
+                messages.extend(Outgoing(m.topic, m.key, m.envelope, trace_parent)
                                 for m in outgoing(notification.topic, event, notification.id, self._build_job))
         return messages
 

@@ -21,6 +21,7 @@ from contracts.registry import decode
 from services.connections.adapters.catalog import PydanticCatalog
 from services.connections.application import Connections
 from services.connections.relay import Relay
+from services.connections.translation import SILENT_TOPICS, outgoing, public_payloads
 from shared.sealing import open_sealed
 from tests.unit.application_suite import CREDENTIALS, create, report, run
 from tests.unit.fakes import InMemoryVault
@@ -119,3 +120,27 @@ def test_jobs_of_a_connection_known_only_from_the_store_load_it_once(app: Connec
     created = [n.id for n in app.recorder.select_notifications(1, 1000) if n.topic == "Connection.Created.v1"]
     _jobs(_relay(app), app, created[-1], 1000)  # started after both creates: each loaded once, then folded
     assert sorted(loads) == sorted(set(loads)) and len(loads) == 2
+
+
+def test_events_passed_over_undecoded_are_those_that_become_no_message(app: Connections) -> None:
+    for topic in SILENT_TOPICS:
+        assert public_payloads(topic, object(), 1) == [], topic  # it reads nothing of the event either
+    _history(app)
+    notifications = app.recorder.select_notifications(1, 1000)
+    assert SILENT_TOPICS & {n.topic for n in notifications}, "the history has events the relay passes over"
+    relay = _relay(app)
+    decoding_all = [(m.topic, m.key, m.envelope.message_id) for n in notifications
+                    for m in outgoing(n.topic, app.mapper.to_domain_event(n), n.id, _relay(app)._build_job)]
+    assert [(m.topic, m.key, m.envelope.message_id) for m in relay._translate(notifications)] == decoding_all  # noqa: SLF001
+
+
+def test_message_ids_stay_the_uuid5_of_the_position_and_index() -> None:
+    """Consumers drop repeats by message id: a relay of this version must give the ids earlier ones gave."""
+    from uuid import NAMESPACE_URL, uuid5
+
+    from services.connections.translation import _message_id
+
+    namespace = uuid5(NAMESPACE_URL, "omni-channel-connections:message")
+    for position in (1, 2, 99, 12_345, 10**9):
+        for index in (0, 1, 99):
+            assert _message_id(position, index) == uuid5(namespace, f"{position}/{index}")
