@@ -105,6 +105,12 @@ def rebuild(store: EventStoreReader, db: Database, projection: Projection, *, ba
                 break
             position = build(store, db, shadow, after=position, up_to=target, batch_size=batch_size,
                              progress=progress)
+        if db.dialect == "postgres":
+            # Statistics before the swap: a table PostgreSQL has not analyzed yet is planned as if nearly empty
+            # (a filter's rows sorted instead of read from the index in order) until autovacuum gets to it.
+            with db.transaction() as tx:
+                for spec in shadow.tables():
+                    tx.execute(f"ANALYZE {spec.name}")
         progress.state = "swapping"
         position = _swap(store, db, projection, shadow, position, progress)
     except Exception as exc:
