@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from tests.integration.views.harness import Backend
+from services.projections.adapters import connection_list_table, tables
+from services.projections.rebuild import rebuild
+from shared.sql import Transaction
+from tests.integration.views.harness import TENANT, Backend, ViewHarness
 from tests.integration.views.suite import ViewSuite
 from tests.support.postgres import eventsourcing_postgres_env
 
@@ -15,3 +21,52 @@ class TestViewsPostgres(ViewSuite):
     def backend(self, postgres_dsn: str) -> Backend:
         return Backend(events_env=eventsourcing_postgres_env(postgres_dsn), views_url=postgres_dsn,
                        keys_url=postgres_dsn)
+
+    def test_a_rebuilt_table_is_swapped_in_with_planner_statistics(self, h: ViewHarness) -> None:
+        for i in range(3):
+            h.create(f"Till {i}")
+        h.catch_up()
+        rebuild(h.store, h.views, h.runner.by_name("connection_list"), batch_size=2)
+        # Without statistics PostgreSQL plans the table as if nearly empty until autovacuum analyzes it.
+        stats = h.read(_rows("SELECT attname FROM pg_stats WHERE tablename = 'connection_list'"))
+        assert {"tenant_id", "name", "status"} <= {row[0] for row in stats}
+
+    def test_a_name_search_that_reads_past_the_rows_ahead_collects_its_matches_from_the_trigram_index(
+            self, h: ViewHarness) -> None:
+        for name in ("Aachen", "Outlet Köln", "Outlet Essen"):
+            h.create(name)
+        h.catch_up()
+        # Many more names of the tenant without the text, as the planner sees them.
+        first = h.read(lambda tx: connection_list_table.query(tx, connection_list_table.ListQuery(TENANT))[0][0])
+        with h.views.transaction() as tx:
+            tables.upsert(tx, connection_list_table.SPEC, [{**first, "connection_id": f"c{i}", "name": f"Bonn {i}"}
+                                                           for i in range(2_000)])
+            # As (auto)vacuum leaves the index: new entries merged from GIN's pending list (else scanned each time).
+            tx.execute("SELECT gin_clean_pending_list('connection_list_name_trgm')")
+            tx.execute("ANALYZE connection_list")
+        plans: list[str] = []
+
+        def search(tx: Transaction) -> list[Any]:
+            class Explaining:
+                def execute(self, sql: str, params: Any = ()) -> None:
+                    tx.execute(f"EXPLAIN {sql}", params)
+                    plans.append("\n".join(row[0] for row in tx.fetchall()))
+                    tx.execute(sql, params)
+
+                def fetchall(self) -> list[Any]:
+                    return tx.fetchall()
+
+            query = connection_list_table.ListQuery(TENANT, text="outlet", limit=1)
+            return connection_list_table.query(Explaining(), query, probe=1)[0]  # type: ignore[arg-type]
+
+        assert [r["name"] for r in h.read(search)] == ["Outlet Essen"]
+        # Read ahead (1 row: no page), then the matches from the trigram index.
+        assert len(plans) == 2 and "Bitmap Index Scan on connection_list_name_trgm" in plans[1], plans
+
+
+def _rows(sql: str) -> Callable[[Transaction], list[Any]]:
+    def read(tx: Transaction) -> list[Any]:
+        tx.execute(sql)
+        return tx.fetchall()
+
+    return read
