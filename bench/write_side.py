@@ -243,6 +243,7 @@ class CpuMeter:
     kafka_pid: int | None
     runs: list[dict[str, float]] = field(default_factory=list)  # microseconds of CPU per command, by group
     idle_cores: dict[str, float] = field(default_factory=dict)  # cores each group keeps busy with no load
+    commands_per_save: list[float] = field(default_factory=list)  # commands per batch (transaction), by run
 
     def _groups(self) -> dict[str, set[int]]:
         return {"service": _tree(self.deployed.pid("service")), "postgres": _postgres_pids(self.deployed.dsn),
@@ -260,7 +261,14 @@ class CpuMeter:
         return {name: sum(t - before[name].get(pid, 0) for pid, t in ticks.items()) / _TICKS
                 for name, ticks in after.items()}
 
+    def _saves(self) -> float:
+        """How many saves (transactions of events) the service made so far, from its ``/metrics``."""
+        text = httpx.get(f"{self.deployed.api}/metrics", timeout=10).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("omni_store_save_seconds_count"))
+
     def start(self) -> None:
+        self._saves_before = self._saves()
         self._before = {name: _cpu_ticks(pids) for name, pids in self._groups().items()}
         self._client = sum(os.times()[:2])
         self._machine = _machine_busy_ticks()
@@ -274,6 +282,7 @@ class CpuMeter:
         machine = (_machine_busy_ticks() - self._machine) / _TICKS
         seconds["rest of machine"] = max(0.0, machine - sum(used.values()) - seconds["bench client"])
         self.runs.append({name: round(value / max(1, commands) * 1e6, 1) for name, value in seconds.items()})
+        self.commands_per_save.append(round(commands / max(1.0, self._saves() - self._saves_before), 1))
 
     def median(self) -> dict[str, float]:
         return {name: Spread([run[name] for run in self.runs]).median for name in self.runs[0]} if self.runs else {}
@@ -342,6 +351,7 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
             server = work - cpu["bench client"]
             measurement.details["cpu_us_per_command"] = cpu
             measurement.details["idle_cores"] = meter.idle_cores
+            measurement.details["commands_per_transaction"] = meter.commands_per_save
             measurement.details["cores"] = cores
             measurement.details["cpu_bound_commands_per_second"] = round((cores - idle) / work * 1e6)
             measurement.details["cpu_bound_without_bench_client"] = round((cores - idle) / server * 1e6)
