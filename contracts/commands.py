@@ -34,6 +34,12 @@ SEALED_CREDENTIALS = (
 # Fixed ids so the examples, the generated schemas and the docs agree with each other.
 _CONNECTION = "3f1c2a9e-8d4b-4f6a-9c1e-2b7d5e8a0f11"
 _OTHER_CONNECTION = "b8e2d7c4-1a3f-4e5b-8c9d-0f1e2d3c4b5a"
+# Example secrets as the bus accepts them: sealed for tenant "acme" (the example envelopes' tenant) to the
+# development command key's public key (``{"secret_access_key": ...}``); a test opens them with that key.
+_SEALED_SECRET = ("ARKmGzvmj6emjyzZg7q5n7hefpVACjkrUotmhBuifTU5PLYk3f+FwTtf1vlktjjXTnxi03SOin1gswDlNfyGVLfn5FL+/GUZb7"
+                  "btaBPbJCEGy7eiwbvLnj4bxUxK5z4dJjmtnpu4N5OTAZP6ag==")
+_SEALED_ROTATED_SECRET = ("AUgrDPGG0clGZDRPmBJdQaDWFBdbfGooy+I3q08Fc2AbsPuGUKdnzQ/fhcN6g13WhN6/0DpHWqS18RPFe/A+5mhEi9b"
+                          "lu9u07IQnK2lkNRLvxuOszFP8+gtlDglF0HndLPOR")
 
 
 class CreateConnection(Message):
@@ -46,7 +52,8 @@ class CreateConnection(Message):
     The result carries the connection id (``items[0].connection_id``) and the credential-check job id. Then
     follow on ``connections.events.v1``: ``ConnectionCreated``, ``JobStateChanged`` (check_credentials),
     ``CredentialsChecked``, then the sync's ``JobStateChanged`` and ``DataModelChanged``. Refusals:
-    ``driver_not_installed``, ``unknown_driver``, ``invalid_input``, ``connection_exists``.
+    ``driver_not_installed``, ``unknown_driver``, ``invalid_input``, ``connection_exists`` (the tenant's own
+    connection has ``connection_id``), ``connection_id_unavailable`` (the id is taken otherwise: choose another).
     """
 
     model_config = ConfigDict(
@@ -56,11 +63,8 @@ class CreateConnection(Message):
                     "connection_id": _CONNECTION,
                     "name": "Berlin store",
                     "driver": "shopware6",
-                    "credentials": {
-                        "url": "https://shop.example.com",
-                        "access_key_id": "SWIAEXAMPLEACCESSKEY",
-                        "secret_access_key": "secret-from-the-merchant",
-                    },
+                    "credentials": {"url": "https://shop.example.com", "access_key_id": "SWIAEXAMPLEACCESSKEY"},
+                    "sealed_credentials": _SEALED_SECRET,
                     "settings": {"default_language": "de-DE"},
                 },
                 {"name": "Till 1", "driver": "pos"},
@@ -94,7 +98,7 @@ class EditConnection(Message):
         json_schema_extra={
             "examples": [
                 {"connection_id": _CONNECTION, "name": "Berlin flagship store"},
-                {"connection_id": _CONNECTION, "credentials": {"secret_access_key": "rotated-secret"}},
+                {"connection_id": _CONNECTION, "sealed_credentials": _SEALED_ROTATED_SECRET},
             ]
         }
     )

@@ -48,13 +48,24 @@ def test_every_example_envelope_decodes_to_its_example(message: type[Message]) -
         assert envelope.type == message.message_type
 
 
+def _credentials(example: dict[str, Any]) -> dict[str, Any]:
+    """The credentials the service sees: the plain fields, then the sealed ones (sealed to the development
+    command key for the example envelopes' tenant)."""
+    from shared.sealed_credentials import CommandKeys
+    from shared.settings import Settings
+
+    sealed = example.get("sealed_credentials")
+    opened = CommandKeys(Settings().command_key).open(sealed, "acme") if sealed else {}
+    return {**example.get("credentials", {}), **opened}
+
+
 def test_command_examples_carry_credentials_and_settings_their_driver_accepts() -> None:
     for example in CreateConnection.model_json_schema()["examples"]:
         spec = CATALOG[example["driver"]]
-        spec.credentials_model.model_validate(example.get("credentials", {}))
+        spec.credentials_model.model_validate(_credentials(example))
         spec.settings_model.model_validate(example.get("settings", {}))
     for example in EditConnection.model_json_schema()["examples"]:
-        assert set(example.get("credentials", {})) <= set(CATALOG["shopware6"].credentials_model.model_fields)
+        assert set(_credentials(example)) <= set(CATALOG["shopware6"].credentials_model.model_fields)
 
 
 @pytest.mark.parametrize("message", ALL, ids=lambda m: m.message_type)
