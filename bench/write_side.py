@@ -332,6 +332,8 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
         measurement.details["library_save_cpu_us_per_event"] = round(floor.cpu_us_per_event, 1)
         measurement.details["events_per_command"] = round(floor.events_per_command, 2)
         measurement.details["library_bound_commands_per_second"] = round(floor.commands_per_second)
+        library_cpu = floor.cpu_us_per_event * floor.events_per_command  # us of CPU per command, library alone
+        measurement.details["library_cpu_bound_commands_per_second"] = round(1e6 / library_cpu)
         measurement.notes.append(
             f"The application alone (execute_batch of 200 creates in this process, no Kafka) stored "
             f"{in_process.commands_per_second:,.0f} commands/s ({in_process.cpu_us_per_command:,.0f} us of CPU per "
@@ -342,7 +344,8 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
             f"per command, read back from that run, one save per batch of 200 commands, into a new database) "
             f"stored {floor.events_per_second:,.0f} events/s ({floor.cpu_us_per_event:.0f} us of CPU per event): "
             f"no create can be stored faster than {floor.commands_per_second:,.0f} commands/s here, however little "
-            "the application and Kafka add.")
+            f"the application and Kafka add; and by its CPU ({library_cpu:,.0f} us per command) one interpreter "
+            f"cannot store more than {1e6 / library_cpu:,.0f} commands/s, even on an idle core.")
         cpu = meter.median()
         if cpu:
             cores = os.cpu_count() or 1
@@ -363,7 +366,12 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
                 f"processes of the run need {work:,.0f} us per command: the machine, with nothing else on it, cannot "
                 f"do more than {(cores - idle) / work * 1e6:,.0f} commands/s ({(cores - idle) / server * 1e6:,.0f} "
                 "with the producing and collecting client on another machine), and the service's consumer (one "
-                f"thread holding the interpreter) not more than {1e6 / cpu['service']:,.0f}.")
+                f"thread holding the interpreter) not more than {1e6 / cpu['service']:,.0f}. With the service's "
+                f"share replaced by the library alone storing the same events ({library_cpu:,.0f} us), the machine "
+                f"could still do no more than {(cores - idle) / (work - cpu['service'] + library_cpu) * 1e6:,.0f} "
+                "commands/s: the ceiling left by Kafka, PostgreSQL and the client, with no application code at all.")
+            measurement.details["machine_bound_with_library_alone"] = round(
+                (cores - idle) / (work - cpu["service"] + library_cpu) * 1e6)
         ratio = measurement.ratio or 0.0
         measurement.goals = [Goal("at least 1.5x the library baseline", ratio, 1.5, True),
                              Goal("at least 5,000 commands/s", measurement.value.median, 5_000, True)]
@@ -591,12 +599,74 @@ def relay(infra: Infra, config: Config) -> Measurement:
         measurement.goals = [Goal("at least 50% of raw aiokafka", measurement.ratio or 0.0, 0.5, True),
                              Goal("at least 10,000 events/s", measurement.value.median, 10_000, True)]
         if not measurement.met:
+            ceiling = _relay_ceiling(deployed, head)
+            measurement.details.update(ceiling)
+            measurement.notes.append(
+                f"The relay's ceiling in this run, its two halves measured apart in the bench process (whole store, "
+                f"batches of 500): reading and translating alone {ceiling['translate_only_events_per_second']:,} "
+                f"events/s ({ceiling['translate_cpu_us_per_event']} us CPU/event); publishing the translated "
+                f"{ceiling['messages']:,} messages alone, through the relay's Bus, "
+                f"{ceiling['publish_only_events_per_second']:,} events/s = "
+                f"{ceiling['publish_only_messages_per_second']:,} messages/s ({ceiling['publish_cpu_us_per_event']} us "
+                f"CPU/event). The relay overlaps the two but both need the one interpreter (GIL): its bound is about "
+                f"1/(1/translate + 1/publish) = {ceiling['serial_bound_events_per_second']:,} events/s.")
             spy: list[Spy] = []
             _relay_rate(deployed, head, lambda: spy.append(Spy(deployed.pid("relay"), config.profile_seconds,
                                                               infra.root / "relay.raw")))
             spy[0].wait()
             measurement.profile = spy[0].summary()
         return measurement
+
+
+def _relay_ceiling(deployed: Deployment, head: int, batch: int = 500) -> dict[str, Any]:
+    """The relay's two halves apart: translating the whole store (read, decode, jobs' credentials) without
+    publishing, then publishing what it gave through the relay's Bus without translating; wall and CPU time."""
+    import base64
+
+    from services.connections.bootstrap import build_write_side
+    from services.connections.relay import Relay
+    from shared.bus import Bus, make_broker
+
+    settings = deployed.settings()
+    write = build_write_side(settings)
+    try:
+        relay = Relay(write.app, None, None, base64.b64decode(settings.worker_key), None)  # type: ignore[arg-type]
+        batches, position = [], 0
+        wall, cpu = time.perf_counter(), time.process_time()
+        while position < head:
+            notifications = write.app.recorder.select_notifications(start=position + 1, limit=batch)
+            if not notifications:
+                break
+            batches.append(relay._translate(notifications))  # noqa: SLF001 - the relay's translation alone
+            position = notifications[-1].id
+        translate_wall, translate_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    finally:
+        write.close()
+
+    async def publish() -> tuple[float, float]:
+        broker = make_broker(settings.kafka_bootstrap, "bench-relay-ceiling")
+        await broker.connect()
+        try:
+            bus = Bus(broker, settings.kafka_namespace)
+            await bus.publish_all(batches[0][:1])  # metadata and connections before the clock starts
+            wall, cpu = time.perf_counter(), time.process_time()
+            for messages in batches:
+                await bus.publish_all(messages)
+            return time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            await broker.stop()
+
+    publish_wall, publish_cpu = asyncio.run(publish())
+    messages = sum(len(b) for b in batches)
+    translate, publish_rate = position / translate_wall, position / publish_wall
+    return {
+        "translate_only_events_per_second": round(translate), "translate_cpu_us_per_event": round(
+            translate_cpu / position * 1e6), "messages": messages,
+        "publish_only_events_per_second": round(publish_rate),
+        "publish_only_messages_per_second": round(messages / publish_wall),
+        "publish_cpu_us_per_event": round(publish_cpu / position * 1e6),
+        "serial_bound_events_per_second": round(1 / (1 / translate + 1 / publish_rate)),
+    }
 
 
 def _relay_rate(deployed: Deployment, head: int, started: Callable[[], None] | None = None) -> float:
