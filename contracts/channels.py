@@ -122,7 +122,8 @@ def all_channels() -> list[Channel]:
     results = Channel(
         topics.COMMAND_RESULTS,
         "Command results",
-        "One result per command id, keyed by it; repeated commands get the first result again.",
+        "One result per command id, keyed by it; a repeated command that changed something gets its first result "
+        "again, one that changed nothing is evaluated afresh.",
         "the connections service",
         "whoever sent the command",
         (CommandResult,),

@@ -6,7 +6,8 @@ tenant id for creates, driver commands and commands naming several connections.
 
 The envelope's ``message_id`` is the command id: the service answers every command on
 ``connections.command-results.v1``, keyed by that id. A command is applied at most once per command id:
-sending an accepted command again changes nothing and answers its first result again, so a sender that is
+sending a command that changed something again changes nothing and answers its first result again (see
+``CommandResult`` for the one that changed nothing: it is evaluated afresh), so a sender that is
 unsure whether a command arrived sends it again with the same ``message_id``. A refused command changed
 nothing and is evaluated afresh when repeated (its cause may have been fixed meanwhile).
 """

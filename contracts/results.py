@@ -61,7 +61,7 @@ class ItemOutcome(Message):
 
 
 class CommandResult(Message):
-    """The outcome of one command; an accepted command's result is the same however often it is repeated.
+    """The outcome of one command.
 
     Sent by the connections service after it handled a command from ``connections.commands.v1``; key: the
     command id. The sender reads the topic for its own command ids (other senders' results share the topic:
@@ -70,6 +70,18 @@ class CommandResult(Message):
     refusal of the whole command has ``accepted: false`` with ``reason_code`` and ``message`` and no items.
     ``position`` is the event store position after the command: a reader that waits until a view or the
     events topic reached it sees the command's effects (read-your-writes).
+
+    A repeated command id (a retry, a redelivery) is answered as follows:
+
+    - a command that changed something is recorded with its result: it is never applied again, and every
+      repeat answers that first result again (same ``accepted``, items and job ids; ``position`` may be
+      null in a repeated answer: wait for the first answer's position, or for the command's events);
+    - a command that changed nothing is not recorded, and a repeat is evaluated afresh against the state
+      of that moment, so its answer (and effect) can differ. That is every refusal (``accepted: false``;
+      its cause may have been fixed since), and also an accepted command whose items are all ``already``
+      (or ``already`` beside refused / not found ones): e.g. an ``EnableConnections`` answered ``already``
+      and repeated after the connection was disabled enables it (``done``). Resend a command only while
+      its result has not arrived.
     """
 
     model_config = ConfigDict(
