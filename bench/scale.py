@@ -44,9 +44,11 @@ class Stage:
     list_p50: list[float] = field(default_factory=list)
     list_p99: list[float] = field(default_factory=list)
     by_query: dict[str, list[float]] = field(default_factory=dict)
+    # Per list run: PostgreSQL's background maintenance of the views' tables while it ran (autovacuum, analyze).
+    maintenance: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "by_query"} | {"write_median": _median(self.write_rates), "list_p99_median": _median(self.list_p99),
+        return {k: v for k, v in self.__dict__.items() if k not in ("by_query", "maintenance")} | {"write_median": _median(self.write_rates), "list_p99_median": _median(self.list_p99),
                                 "list_p50_median": _median(self.list_p50),
                                 "write_ms_per_command": 1000 / _median(self.write_rates) if self.write_rates else None}
 
@@ -110,9 +112,29 @@ def _measure_stage(deployed: Deployment, stage: Stage, config: ScaleConfig) -> N
                                                 budget=config.write_seconds))
     stage.write_rates.append(len(collected.arrived) / collected.seconds)
     wait_views(deployed, _head(deployed))
+    before, running_before = _maintenance(deployed)
     times = list_latencies(deployed, config.list_rounds, stage.by_query)
+    after, running_after = _maintenance(deployed)
     stage.list_p50.append(percentile(times, 0.5))
     stage.list_p99.append(percentile(times, 0.99))
+    ran = [f"{kind} of {table}" for (table, kind), n in after.items() if n > before.get((table, kind), 0)]
+    ran += [f"autovacuum workers running at the {when}: {n}"
+            for when, n in (("start", running_before), ("end", running_after)) if n]
+    stage.maintenance.append("; ".join(ran) or "none")
+
+
+def _maintenance(deployed: Deployment) -> tuple[dict[tuple[str, str], int], int]:
+    """How often autovacuum and autoanalyze have run on each table so far, and how many are running now."""
+    import psycopg
+
+    with psycopg.connect(deployed.dsn or "", autocommit=True) as conn:
+        counts: dict[tuple[str, str], int] = {}
+        for table, vacuums, analyzes in conn.execute(
+                "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables").fetchall():
+            counts[(table, "autovacuum")], counts[(table, "autoanalyze")] = int(vacuums), int(analyzes)
+        found = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+        running = found.fetchone()
+    return counts, int(running[0]) if running else 0
 
 
 def _head(deployed: Deployment) -> int:
@@ -157,7 +179,10 @@ def _list_query(stage: Stage, target: int) -> Measurement:
         Spread(stage.list_p99), p50=Spread(stage.list_p50), p99=Spread(stage.list_p99),
         details={"queries": "status / driver / text filters, 4 sort orders, first 3 pages by cursor, over HTTP",
                  "p50_p99_ms_by_query": {query: f"{percentile(times, 0.5):.1f} / {percentile(times, 0.99):.1f}"
-                                         for query, times in stage.by_query.items()}},
+                                         for query, times in stage.by_query.items()},
+                 "maintenance_during_each_run": [f"run {n} (p99 {p99:.1f} ms): {what}" for n, (p99, what)
+                                                 in enumerate(zip(stage.list_p99, stage.maintenance, strict=True),
+                                                              1)]},
         notes=["Measured from the client: includes HTTP, authentication and JSON of 50-100 rows.",
                *([f"Measured at {stage.size:,} connections: the {target:,} stage did not fit this run's budget."]
                  if stage.size < target else [])],
