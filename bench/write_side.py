@@ -662,10 +662,10 @@ def _relay_ceiling(deployed: Deployment, head: int, batch: int = 500) -> dict[st
         write.close()
 
     async def publish() -> tuple[float, float]:
-        broker = make_broker(settings.kafka_bootstrap, "bench-relay-ceiling")
+        broker = make_broker(deployed.infra.bootstrap, "bench-relay-ceiling")
         await broker.connect()
         try:
-            bus = Bus(broker, settings.kafka_namespace)
+            bus = Bus(broker, deployed.namespace)  # the relay's own topics (3 partitions each)
             await bus.publish_all(batches[0][:1])  # metadata and connections before the clock starts
             wall, cpu = time.perf_counter(), time.process_time()
             for messages in batches:
