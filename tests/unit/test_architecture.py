@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("connections", "projections", "driver_worker")
+SERVICES = ("connections", "projections", "driver_worker", "audit")
 # The domain may use the standard library and the library's aggregate base, nothing else: no pydantic,
-# psycopg, faststream, structlog, settings, contracts or adapters.
+# psycopg, faststream, structlog, settings, contracts or adapters; nor another service's domain.
 ALLOWED_THIRD_PARTY = ("eventsourcing.domain",)
+# Pure shared rules several domains apply alike; each must itself import the standard library only.
+PURE_SHARED = ("shared.masking",)
 
 
 def _module_of(path: Path) -> str:
@@ -52,7 +54,18 @@ def _allowed(name: str, package: str) -> bool:
         return True
     if name == package or name.startswith(package + "."):
         return True
-    return any(name == allowed or name.startswith(allowed + ".") for allowed in ALLOWED_THIRD_PARTY)
+    return any(name == allowed or name.startswith(allowed + ".") for allowed in (*ALLOWED_THIRD_PARTY, *PURE_SHARED))
+
+
+@pytest.mark.parametrize("module", PURE_SHARED)
+def test_a_pure_shared_module_imports_only_the_standard_library(module: str) -> None:
+    path = ROOT / Path(*module.split(".")).with_suffix(".py")
+    imported = [alias.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Import)
+                for alias in node.names]
+    imported += [node.module or "." for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.ImportFrom)]
+    outside = [name for name in imported if name.split(".")[0] not in (*sys.stdlib_module_names, "__future__")]
+    assert imported and not outside, f"{module} must stay pure: it imports {outside}"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -82,6 +95,8 @@ def test_the_domain_imports_only_the_standard_library_and_eventsourcing_domain(s
         ("from ..adapters import vault\n", "services.connections.adapters"),
         ("if True:\n    import structlog\n", "structlog"),
         ("import importlib\nimportlib.import_module('psycopg')\n", "<dynamic import>"),
+        ("from services.projections.domain.connection_status import masked\n",
+         "services.projections.domain.connection_status"),
     ],
 )
 def test_the_import_check_names_the_offending_import(source: str, offender: str) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-# One masking rule for every output: the read side's (the views show settings the same way).
-from services.projections.domain.connection_status import MASK, masked
+# One masking rule for every output, the one the views use too.
+from shared.masking import MASK, masked
 
 __all__ = ["MASK", "masked"]
 

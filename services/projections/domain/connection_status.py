@@ -13,28 +13,11 @@ from typing import Any
 
 from services.projections.domain import connection_list, job_records
 from services.projections.domain.connection_list import iso
+from shared.masking import MASK as MASK, masked as masked  # the one masking rule, shared with the audit trail
 
 Document = dict[str, Any]
 
 RECENT_JOBS = 20
-MASK = "**********"
-
-
-def masked(settings: dict[str, Any], secrets: Collection[str] | None, prefix: str = "") -> dict[str, Any]:
-    """Settings with every field whose dotted path is a secret replaced by the mask.
-
-    ``secrets`` None means the driver is unknown, and then every value is masked: better blank than leaked.
-    """
-    out: dict[str, Any] = {}
-    for key, value in settings.items():
-        path = prefix + str(key)
-        if isinstance(value, dict):
-            out[key] = masked(value, secrets, path + ".")
-        elif value is not None and (secrets is None or path in secrets):
-            out[key] = MASK
-        else:
-            out[key] = value
-    return out
 
 
 def _list_part(document: Document) -> connection_list.Row:
