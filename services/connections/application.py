@@ -93,9 +93,13 @@ class Connections(Application[UUID]):
             with keys(batch.absent) if keys is not None else nullcontext():
                 results = [self.execute(command, command_id, meta) for command, command_id, meta in commands]
         except IntegrityError:
-            return [self.execute(command, command_id, meta) for command, command_id, meta in commands]
+            conflicted = True  # run again one by one below, once this thread is no longer in the batch
+        else:
+            conflicted = False
         finally:
             self._local.batch = None
+        if conflicted:
+            return [self.execute(command, command_id, meta) for command, command_id, meta in commands]
         pending = batch.pending()
         if not pending:
             return results

@@ -1098,6 +1098,31 @@ class BatchSuite:
         assert first[0].items == first[1].items == again[0].items
         assert tenant_of(app).connection_counts == {"pos": 1}
 
+    def test_a_batch_whose_new_data_key_another_writer_stored_first_runs_again_one_by_one(
+        self, make_app: MakeApp
+    ) -> None:
+        connection_id, credentials = uuid4(), CREDENTIALS["shopware6"]
+
+        def other_writer() -> None:  # another thread, outside the batch: its key is stored at once
+            thread = threading.Thread(target=lambda: app.vault.seal(connection_id, {"other": "writer"}))
+            thread.start()
+            thread.join()
+
+        app = make_app(catalog=_MeddlingCatalog(other_writer))
+        install(app, "shopware6", "pos")
+        results = app.execute_batch([
+            (cmd.CreateConnection(name="Shop", driver="shopware6", credentials=credentials,
+                                  connection_id=connection_id), uuid4(), meta()),
+            (cmd.CreateConnection(name="Till", driver="pos"), uuid4(), meta()),
+        ])
+
+        # The key made in the batch lost: the commands ran again and sealed with the stored key instead.
+        assert [r.accepted for r in results] == [True, True]
+        stored = connection(app, connection_id)
+        assert app.vault.open(connection_id, stored.credentials)["secret_access_key"] == SECRET
+        till = results[1].items[0].connection_id
+        assert till is not None and app.vault.open(till, connection(app, till).credentials) == {}
+
     def test_the_tenant_is_snapshotted_from_memory_and_a_cold_load_matches_its_events(
         self, app: Connections, make_app: MakeApp
     ) -> None:

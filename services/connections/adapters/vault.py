@@ -30,6 +30,9 @@ _SCHEMA = (
 )
 
 
+_ROWS_PER_INSERT = 300  # 900 parameters a statement: below SQLite's oldest limit (999)
+
+
 class SecretsErased(ConnectionsError):
     reason_code = "secrets_erased"
 
@@ -67,17 +70,21 @@ class SqlVault:
             self._batches.made = None
         if not made:
             return
+        rows = [(cid, key_id, wrapped) for cid, (key_id, wrapped, _) in made.items()]
+        stored = 0
         with self._db.transaction() as tx:
-            tx.executemany(
-                "INSERT INTO connection_keys (connection_id, key_id, wrapped) VALUES (?, ?, ?) "
-                "ON CONFLICT (connection_id) DO NOTHING",
-                [(cid, key_id, wrapped) for cid, (key_id, wrapped, _) in made.items()],
-            )
-            marks = ",".join("?" * len(made))
-            tx.execute(f"SELECT connection_id, wrapped FROM connection_keys WHERE connection_id IN ({marks})",  # noqa: S608
-                       list(made))
-            stored = dict(tx.fetchall())
-        if any(stored.get(cid) != wrapped for cid, (_, wrapped, _) in made.items()):
+            # Multi-row INSERTs (one statement per _ROWS_PER_INSERT keys, not one per key); RETURNING names the
+            # keys this batch stored, so a key another writer stored first shows up without reading it back.
+            for first in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[first:first + _ROWS_PER_INSERT]
+                tx.execute(
+                    "INSERT INTO connection_keys (connection_id, key_id, wrapped) VALUES "  # noqa: S608 - marks only
+                    + ",".join(["(?, ?, ?)"] * len(chunk))
+                    + " ON CONFLICT (connection_id) DO NOTHING RETURNING connection_id",
+                    [value for row in chunk for value in row],
+                )
+                stored += len(tx.fetchall())
+        if stored != len(rows):
             raise IntegrityError("a data key of this batch was stored by another writer first")
 
     @contextmanager
