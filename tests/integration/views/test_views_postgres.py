@@ -62,6 +62,9 @@ class TestViewsPostgres(ViewSuite):
         assert [r["name"] for r in h.read(search)] == ["Outlet Essen"]
         # Read ahead (1 row: no page), then the matches from the trigram index.
         assert len(plans) == 2 and "Bitmap Index Scan on connection_list_name_trgm" in plans[1], plans
+        # Its pending list (scanned by every search until merged) is kept short.
+        options = h.read(_rows("SELECT reloptions FROM pg_class WHERE relname = 'connection_list_name_trgm'"))
+        assert options == [(["gin_pending_list_limit=512"],)]
 
 
 def _rows(sql: str) -> Callable[[Transaction], list[Any]]:
