@@ -387,7 +387,11 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
             f"The library's rate here was {measurement.baseline.median:,.0f} transactions/s against about "  # type: ignore[union-attr]
             f"{REFERENCE_LIBRARY_RATE:,} on a quiet 2-core machine (the issue's reference): this run had about "
             f"{measurement.baseline.median / REFERENCE_LIBRARY_RATE:.0%} of such a machine. At the measured ratio "  # type: ignore[union-attr]
-            f"({ratio:.2f}x) a quiet machine would give about {ratio * REFERENCE_LIBRARY_RATE:,.0f} commands/s.")
+            f"({ratio:.2f}x) a quiet machine would give about {ratio * REFERENCE_LIBRARY_RATE:,.0f} commands/s"
+            + (f", if the ratio held; but the CPU each command costs (above) caps it at "
+               f"{measurement.details['cpu_bound_commands_per_second']:,} whatever the load: the library's rate "
+               "is one round trip per transaction, which a loaded machine slows far more than a batch of 200."
+               if "cpu_bound_commands_per_second" in measurement.details else "."))
         if not measurement.met:
             measurement.profile = _profile_kafka(deployed, infra, config, "write_kafka_postgres")
         return measurement
