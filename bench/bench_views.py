@@ -252,6 +252,9 @@ _SHAPES: dict[str, dict[str, Any]] = {
     "newest first": {"sort": "updated_at", "descending": True},
     "failed syncs": {"last_sync_state": "failed"},
     "name contains": {"text": "till 0421"},
+    # 1 name in 12 is a "Webshop ...", all after the "Till ..." ones: read in name order, the first page of
+    # matches lies behind 92 % of the rows.
+    "name contains, far": {"text": "webshop"},
 }
 
 
@@ -268,8 +271,9 @@ def fill_list(views: Database, connections: int) -> None:
 
     def row(n: int, tenant: str) -> dict[str, Any]:
         created = base + n * 7
+        name = f"{'Webshop' if n % 12 == 0 else 'Till'} {n:06d}"
         return {
-            "connection_id": str(uuid4()), "tenant_id": tenant, "name": f"Till {n:06d}",
+            "connection_id": str(uuid4()), "tenant_id": tenant, "name": name,
             "driver": rng.choice(drivers), "status": rng.choices(["active", "inactive", "deleting"], [85, 14, 1])[0],
             "credential_state": "verified", "credential_reason": None, "credential_checked_at": str(created),
             "sync_state": "succeeded", "sync_job_id": str(uuid4()), "sync_done": 10, "sync_total": 10,
@@ -309,7 +313,7 @@ def measure_list(views: Database, rounds: int, connections: int) -> dict[str, tu
                 connection_list_table.query(tx, query)
             if round_number >= 5:
                 timings[shape].append((time.perf_counter() - started) * 1000)
-    pages = [t for shape, ts in timings.items() if shape != "name contains" for t in ts]
+    pages = [t for shape, ts in timings.items() if not shape.startswith("name contains") for t in ts]
     everything = [t for ts in timings.values() for t in ts]
     out = {shape: (_percentile(ts, 50), _percentile(ts, 99)) for shape, ts in timings.items()}
     out["all but name search"] = (_percentile(pages, 50), _percentile(pages, 99))
