@@ -39,7 +39,7 @@ from shared.sealed_credentials import CommandKeys
 from shared.settings import Settings
 from shared.sql import Database, open_database
 from shared.store import open_store
-from shared.tracing import configure_tracing, instrument_http, trace_saves
+from shared.tracing import configure_tracing, trace_saves
 
 log = get_logger(__name__)
 
@@ -111,8 +111,7 @@ def run_service(settings: Settings) -> None:
     allow_dashboard(api, settings)  # the dashboard, served by the views process, posts commands here
     views = open_database(settings.sql_url("views"))
     watchdog = Watchdog(write.app, ProcessesViewJobs(views), settings.job_timeout, settings.watchdog_interval)
-    instrument_http(api)
-    add_metrics_route(api)
+    add_metrics_route(api)  # the API traces its requests itself (create_app: FastAPI's own telemetry)
     add_readiness(api, {"store": store_check(write.app.recorder.max_notification_id), "broker": broker_check(broker)})
 
     @asynccontextmanager

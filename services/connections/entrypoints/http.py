@@ -21,7 +21,7 @@ from shared.auth import Authenticator, Principal, Role
 from shared.http import error_body, install_error_handlers, principal_dependency
 from shared.metrics import record_command
 from shared.sealed_credentials import CommandKeys
-from shared.tracing import current_traceparent
+from shared.tracing import current_traceparent, http_telemetry
 
 _STATUS_BY_REASON = {
     "not_found": 404, "driver_not_installed": 404,
@@ -45,7 +45,7 @@ def _answer(result: CommandResult) -> Response:
 
 def create_app(app: Connections, auth: Authenticator, command_keys: CommandKeys) -> FastAPI:
     """The write-side HTTP API. Every route but the health check and the public command key needs a role."""
-    api = FastAPI(title="Omni-Channel Connections: commands", version="1", description=(
+    api = FastAPI(title="Omni-Channel Connections: commands", version="1", telemetry=http_telemetry(), description=(
         "Commands on connections and drivers. Authenticate with `Authorization: Bearer <JWT or API token>`; the "
         "tenant and roles come from the token. viewer reads, operator synchronizes/enables/disables, admin "
         "creates/edits/deletes connections and installs drivers. Another tenant's ids answer 404."))
