@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from eventsourcing.persistence import Notification
 
 from services.projections.adapters import tables, view_state
 from services.projections.application import EventStoreReader, decode
@@ -67,21 +70,31 @@ def build(store: EventStoreReader, db: Database, projection: Projection, *, afte
     """Apply the store's events in ``(after, up_to]`` to the projection's tables; returns the position reached.
 
     The tables must exist. Each batch is one transaction; nothing here touches the view's tracked position.
+    The next batch is read in a second thread while this one is decoded and applied: the store's database works
+    on the read (and the driver waits for it, without the GIL) while Python folds the batch before.
     """
     target = up_to if up_to is not None else store.recorder.max_notification_id() or 0
     topics = sorted(projection.topics)
+
+    def read(start: int) -> Sequence[Notification]:
+        return store.recorder.select_notifications(start=start, limit=batch_size, stop=target, topics=topics)
+
     position = after
-    while position < target:
-        batch = store.recorder.select_notifications(start=position + 1, limit=batch_size, stop=target, topics=topics)
-        recorded = decode(store, batch, projection.topics)
-        if recorded:
-            with db.transaction(pipelined=True) as tx:
-                projection.apply(tx, recorded)
-        # Fewer than a full batch means nothing the view reads is left up to the target.
-        position = batch[-1].id if len(batch) == batch_size else target
-        if progress is not None:
-            progress.position, progress.target = position, max(target, progress.target)
-            progress.events_applied += len(recorded)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rebuild-read-{projection.name}") as reader:
+        ahead: Future[Sequence[Notification]] | None = reader.submit(read, position + 1) if position < target else None
+        while ahead is not None:
+            batch = ahead.result()
+            # Fewer than a full batch means nothing the view reads is left up to the target.
+            reached = batch[-1].id if len(batch) == batch_size else target
+            ahead = reader.submit(read, reached + 1) if reached < target else None
+            recorded = decode(store, batch, projection.topics)
+            if recorded:
+                with db.transaction(pipelined=True) as tx:
+                    projection.apply(tx, recorded)
+            position = reached
+            if progress is not None:
+                progress.position, progress.target = position, max(target, progress.target)
+                progress.events_applied += len(recorded)
     return position
 
 
