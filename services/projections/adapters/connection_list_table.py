@@ -88,20 +88,23 @@ TEXT_PROBE_ROWS = 1_000
 TEXT_MATCHES_SORTED = 10_000
 
 
-def query(tx: Transaction, q: ListQuery, table: str = TABLE, probe: int = TEXT_PROBE_ROWS,
-          most_matches: int = TEXT_MATCHES_SORTED) -> tuple[list[Row], str | None]:
+def query(tx: Transaction, q: ListQuery, table: str = TABLE, *, search_indexed: bool = False,
+          probe: int = TEXT_PROBE_ROWS, most_matches: int = TEXT_MATCHES_SORTED) -> tuple[list[Row], str | None]:
     """One page of the tenant's list; keyset pagination on the sort columns.
 
     Filters and sorts are answered by an index in the sort order (first page and deep pages alike). A text
     search (``LOWER(name) LIKE '%...%'``) cannot be: read in the sort order, the matches may all lie far
     behind the cursor (every "Outlet ..." after tens of thousands of "Airport ..." and "Berlin ..."), and the
-    planner, assuming them spread evenly, then reads up to the whole tenant. So a search
+    planner, assuming them spread evenly, then reads up to the whole tenant. So where the names have a trigram
+    index (``search_indexed``: PostgreSQL with pg_trgm) a search
 
     1. reads the next ``probe`` rows in the sort order: if they hold a page, that is the answer (a common text
        costs what a filter does);
-    2. else collects the matches from the trigram index (PostgreSQL; texts of 3 characters or more), at most
+    2. else collects the matches from the trigram index (texts of 3 characters or more), at most
        ``most_matches``, and sorts only their keys: the cost follows the number of matches, not where they lie;
     3. else (a text in most names, none of them near) reads in the sort order until the page is full.
+
+    Without the index (SQLite) collecting the matches would read every row of the tenant: step 3 only.
     """
     if q.sort not in SORTS:
         raise ValueError(f"cannot sort by {q.sort!r}; use one of {', '.join(SORTS)}")
@@ -120,10 +123,11 @@ def query(tx: Transaction, q: ListQuery, table: str = TABLE, probe: int = TEXT_P
     sort = pages.order_by(order, q.descending)
     if q.text:
         like = "%" + q.text.lower().replace("%", "").replace("_", "") + "%"
-        found = _search(tx, spec, order, q.descending, " AND ".join(where), params, like, q.limit, probe,
-                        most_matches)
-        if found is not None:
-            return pages.page([spec.decode(r) for r in found], q.limit, order)
+        if search_indexed:
+            found = _search(tx, spec, order, q.descending, " AND ".join(where), params, like, q.limit, probe,
+                            most_matches)
+            if found is not None:
+                return pages.page([spec.decode(r) for r in found], q.limit, order)
         where.append("LOWER(name) LIKE ?")
         params.append(like)
     tx.execute(f"{spec.select()} WHERE {' AND '.join(where)} ORDER BY {sort} LIMIT ?", [*params, q.limit + 1])

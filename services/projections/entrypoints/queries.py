@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from services.projections.adapters import audit_table, connection_list_table, connection_status_table
+from services.projections.adapters import audit_table, connection_list_table, connection_status_table, view_state
 from services.projections.adapters import data_model_tables as dm
 from services.projections.adapters import processes_table
 from services.projections.domain.connection_status import current_job
@@ -39,6 +39,8 @@ def not_found(what: str) -> JSONResponse:
 def query_routes(side: ReadSide, requires: Callable[[Role], Any]) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["views"])
     Viewer = Annotated[Principal, requires(Role.VIEWER)]
+    # Whether names have a trigram index (PostgreSQL with pg_trgm): how a name search finds its matches.
+    search_indexed = view_state.trigram_enabled(side.reads)
 
     async def caught_up(min_position: int | None, *views: str) -> JSONResponse | None:
         if min_position and not await side.runner.wait_for(min_position, views, MAX_WAIT_SECONDS):
@@ -75,7 +77,8 @@ def query_routes(side: ReadSide, requires: Callable[[Role], Any]) -> APIRouter:
             return behind
         query = connection_list_table.ListQuery(principal.tenant_id, status, driver, q, sort, order == "desc", limit,
                                                 cursor, credential_state, last_sync_state)
-        rows, next_cursor = await side.read(lambda tx: connection_list_table.query(tx, query))
+        rows, next_cursor = await side.read(
+            lambda tx: connection_list_table.query(tx, query, search_indexed=search_indexed))
         return {"items": rows, "next_cursor": next_cursor}
 
     @router.get("/connections/{connection_id}", response_model=schemas.ConnectionRow)

@@ -149,22 +149,25 @@ class ViewSuite:
         h.run(cmd.DisableConnections(connection_ids=[h.create("Outlet off")]))
         h.catch_up()
         everyone = h.read(_list)
-        # probe rows / most matches sorted: read ahead in order; collect the matches; collect too many, read on
-        ways = {"ahead": (1_000, 10_000), "matches": (1, 10_000), "in order": (1, 1)}
+        # indexed / probe rows / most matches sorted: read ahead in order; collect the matches (the SQL runs without
+        # the index too); collect too many and read on; read in order only (no index)
+        ways = {"ahead": (True, 1_000, 10_000), "matches": (True, 1, 10_000), "too many": (True, 1, 1),
+                "in order": (False, 1, 10_000)}
         for text, status in (("outlet", None), ("OUTL", "active"), ("ut", None), ("no such", None)):
             for sort, keys in connection_list_table.SORTS.items():
                 for descending in (False, True):
                     expected = sorted((r for r in everyone if text.lower() in r["name"].lower()
                                        and status in (None, r["status"])),
                                       key=lambda r, k=keys: tuple(r[c] for c in k), reverse=descending)
-                    for way, (probe, most) in ways.items():
-                        def pages(tx: Transaction, p: int = probe, m: int = most, s: str = sort,
+                    for way, (indexed, probe, most) in ways.items():
+                        def pages(tx: Transaction, i: bool = indexed, p: int = probe, m: int = most, s: str = sort,
                                   d: bool = descending, t: str = text, st: str | None = status) -> list[Any]:
                             rows, cursor = [], None
                             while True:
                                 query = connection_list_table.ListQuery(TENANT, status=st, text=t, sort=s,
                                                                         descending=d, limit=2, cursor=cursor)
-                                page, cursor = connection_list_table.query(tx, query, probe=p, most_matches=m)
+                                page, cursor = connection_list_table.query(tx, query, search_indexed=i, probe=p,
+                                                                           most_matches=m)
                                 rows += page
                                 if cursor is None:
                                     return rows

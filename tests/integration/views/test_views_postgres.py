@@ -57,7 +57,8 @@ class TestViewsPostgres(ViewSuite):
                     return tx.fetchall()
 
             query = connection_list_table.ListQuery(TENANT, text="outlet", limit=1)
-            return connection_list_table.query(Explaining(), query, probe=1)[0]  # type: ignore[arg-type]
+            return connection_list_table.query(Explaining(), query, search_indexed=True,  # type: ignore[arg-type]
+                                               probe=1)[0]
 
         assert [r["name"] for r in h.read(search)] == ["Outlet Essen"]
         # Read ahead (1 row: no page), then the matches from the trigram index.
