@@ -6,6 +6,11 @@ that all wait for the database. The transaction runs in a worker thread while th
 accepting requests; the next batch starts as soon as the previous one is committed (no waiting to fill it).
 One batch at a time: HTTP commands of a tenant touch the same tenant aggregate, so two transactions at once
 would conflict and be run again one command at a time.
+
+A batch also holds at most :data:`MAX_CONNECTIONS_PER_BATCH` connections named by its commands (a bulk
+command names up to 500): a transaction keeps every aggregate it touched, with its undo copy and its new
+events, in memory until it commits, so 200 bulk commands in one transaction would hold 100,000 connections.
+A command is never split: one naming more than the bound is a batch of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import asyncio
 import contextvars
 import functools
 import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 from uuid import UUID
 
 from contracts import commands as cmd
@@ -23,6 +30,33 @@ from services.connections.domain.meta import Meta
 from shared.metrics import observe_command_batch
 
 _Waiting = tuple[cmd.Message, UUID, Meta, "asyncio.Future[CommandResult]", contextvars.Context]
+T = TypeVar("T")
+
+MAX_CONNECTIONS_PER_BATCH = 1_000
+
+
+def connections_named(command: cmd.Message) -> int:
+    """How many connections ``command`` loads at most (1 for a command about one connection or a driver)."""
+    return max(1, len(getattr(command, "connection_ids", ()) or ()))
+
+
+def bounded_batches(items: Sequence[T], command_of: Callable[[T], cmd.Message], max_size: int,
+                    max_connections: int = MAX_CONNECTIONS_PER_BATCH) -> list[list[T]]:
+    """``items`` in order, cut into consecutive batches of at most ``max_size`` commands naming at most
+    ``max_connections`` connections together; a command is never split (one over the bound goes alone)."""
+    batches: list[list[T]] = []
+    current: list[T] = []
+    weight = 0
+    for item in items:
+        named = connections_named(command_of(item))
+        if current and (len(current) >= max_size or weight + named > max_connections):
+            batches.append(current)
+            current, weight = [], 0
+        current.append(item)
+        weight += named
+    if current:
+        batches.append(current)
+    return batches
 
 
 class CommandBatcher:
@@ -45,7 +79,8 @@ class CommandBatcher:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._waiting:
-            batch, self._waiting = self._waiting[: self._max_size], self._waiting[self._max_size:]
+            batch = bounded_batches(self._waiting, lambda waiting: waiting[0], self._max_size)[0]
+            self._waiting = self._waiting[len(batch):]
             commands = [(c, i, m) for c, i, m, *_ in batch]
             # In the context of the batch's first request: the store's span joins that request's trace.
             run = functools.partial(batch[0][4].run, self._app.execute_batch, commands)

@@ -15,6 +15,7 @@ from contracts.reports import ALL_REPORTS, JobReport
 from contracts.results import CommandResult
 from services.connections.application import Connections
 from services.connections.domain.meta import Meta
+from services.connections.entrypoints.batching import bounded_batches
 from services.connections.entrypoints.guard import BusGuard
 from shared.bus import Bus, Outgoing
 from shared.consuming import MessageGate
@@ -56,7 +57,8 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200)
         await asyncio.to_thread(app.record_report, report, meta)
 
     async def run_commands(batch: list[tuple[Envelope, Message]]) -> None:
-        """Commands polled together are stored in one transaction (see ``Connections.execute_batch``)."""
+        """Commands polled together are stored in one transaction (see ``Connections.execute_batch``), or in
+        several in a row when together they name more connections than one transaction may hold."""
         admitted = [guard.admit(envelope, command) for envelope, command in batch]
         trace_parent = current_traceparent()  # the batch's consume span, the same for all its commands
         items = [
@@ -65,7 +67,10 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200)
                   trace_parent=trace_parent))
             for (envelope, _), command in zip(batch, admitted, strict=True) if not isinstance(command, CommandResult)
         ]
-        executed = iter(await asyncio.to_thread(app.execute_batch, items) if items else [])
+        done: list[CommandResult] = []
+        for part in bounded_batches(items, lambda item: item[0], len(items)):  # a transaction's memory is bounded
+            done += await asyncio.to_thread(app.execute_batch, part)
+        executed = iter(done)
         results = [a if isinstance(a, CommandResult) else next(executed) for a in admitted]
         for (envelope, command), result in zip(batch, results, strict=True):
             record_command(command, "kafka", result)
