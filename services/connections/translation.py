@@ -15,8 +15,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from contracts import events as ev
 from contracts import topics
-from contracts.envelope import Envelope, Message
+from contracts.envelope import Message
 from contracts.jobs import DriverJob, JobKind
+from contracts.registry import encode
 from services.connections.domain.connection import DELETION_STEPS
 from shared.bus import Outgoing
 
@@ -127,21 +128,13 @@ def outgoing(topic: str, event: Any, position: int, build_job: JobBuilder) -> li
     }
     messages: list[Outgoing] = []
     for index, payload in enumerate(public_payloads(topic, event, position)):
-        envelope = _envelope({**envelope_fields, "message_id": _message_id(position, index)}, payload)
+        envelope = encode({**envelope_fields, "message_id": _message_id(position, index)}, payload)
         messages.append(Outgoing(topics.EVENTS, key, envelope))
     if topic in ("Connection.JobRequested.v1", "Connection.JobRetried.v1"):
         job = build_job(event, position)
-        envelope = _envelope({**envelope_fields, "message_id": _message_id(position, 99)}, job)
+        envelope = encode({**envelope_fields, "message_id": _message_id(position, 99)}, job)
         messages.append(Outgoing(topics.driver_jobs(job.driver), key, envelope))
     return messages
-
-
-def _envelope(fields: dict[str, Any], payload: Message) -> Envelope:
-    """What :func:`contracts.registry.encode` gives, without validating again what was validated already: the
-    payload when it was built, the envelope's fields when the command that stored the event came in (checking
-    each envelope again was a fifth of the relay's time). tests/unit/test_relay_jobs.py holds the two equal."""
-    return Envelope.model_construct(type=payload.message_type, schema_version=payload.schema_version,
-                                    payload=payload.model_dump(mode="json"), **fields)
 
 
 def _message_id(position: int, index: int) -> UUID:
