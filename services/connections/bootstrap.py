@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -136,6 +137,11 @@ def run_service(settings: Settings) -> None:
         write.close()
 
     api.router.lifespan_context = lifespan
+    # The group commit's thread waits on PostgreSQL 28 times per batch (pool checks, the vault's keys, the
+    # store's transaction); each time it comes back it needs the interpreter lock, which the event loop, busy
+    # with requests, gives up only every switch interval (5 ms by default). A batch of 5 creates beside a
+    # busy thread took 304 ms at 5 ms and 179 ms at 1 ms (median of 8; 7 ms of its own CPU; load 16).
+    sys.setswitchinterval(0.001)
     # log_config=None: uvicorn keeps no handlers of its own, so its records pass our redacting root handler
     uvicorn.run(api, host=settings.http_host, port=settings.http_port, log_level="warning", log_config=None)
 
