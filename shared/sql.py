@@ -109,14 +109,19 @@ class _PostgresTransaction:
 
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
+        self._writer: psycopg.Cursor[Any] | None = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._cursor.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         # One statement text for every row: psycopg converts it once and prepares it after a few uses, and sends
-        # the rows in pipeline mode (one round trip for all of them).
-        self._cursor.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
+        # the rows in pipeline mode (one round trip for all of them). On a cursor of its own: in a pipeline, the
+        # answers to those rows can arrive after a later query was sent, and on the reading cursor they would
+        # stand in for that query's rows ("the last operation didn't produce records").
+        if self._writer is None:
+            self._writer = self._cursor.connection.cursor()
+        self._writer.executemany(sql.replace("?", "%s"), rows)  # type: ignore[arg-type]
 
     def fetchone(self) -> Row | None:
         return self._cursor.fetchone()
