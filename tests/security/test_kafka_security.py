@@ -4,10 +4,14 @@ and the SASL password never shows in the settings' repr, a log line or a setting
 from __future__ import annotations
 
 import datetime
+import io
 import ssl
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -94,17 +98,26 @@ def test_incomplete_security_settings_stop_the_process_without_showing_the_passw
     assert PASSWORD not in "\n".join(explain(raised.value))
 
 
-def test_the_password_is_never_shown(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging(json=True)
+    yield stream
+    structlog.reset_defaults()
+    configure_logging(json=True)
+
+
+def test_the_password_is_never_shown(captured: io.StringIO) -> None:
     settings = _settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="u", kafka_sasl_password=PASSWORD)
     assert PASSWORD not in repr(settings)
     assert PASSWORD not in str(settings)
     assert PASSWORD not in settings.model_dump_json()
-    configure_logging(json=True)
     get_logger("test").info("settings_loaded", settings=settings, dumped=settings.model_dump())
     get_logger("test").info("kafka_login", sasl_plain_password=PASSWORD, security=repr(kafka_security(settings)))
-    out = capsys.readouterr()
-    assert "settings_loaded" in out.out + out.err
-    assert PASSWORD not in out.out + out.err
+    text = captured.getvalue()
+    assert "settings_loaded" in text and "kafka_login" in text
+    assert PASSWORD not in text
 
 
 def test_the_settings_are_documented() -> None:
