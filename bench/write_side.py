@@ -486,6 +486,7 @@ class _ServiceSample:
     batches: float
     commands: float
     full_collections: float
+    at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def take(cls, deployed: Deployment) -> _ServiceSample:
@@ -507,9 +508,18 @@ class _ServiceSample:
                    value(r'^python_gc_collections_total\{generation="2"\} (\S+)$'))
 
 
-def _between(before: _ServiceSample, after: _ServiceSample, requests: int) -> dict[str, float]:
-    """The service's side of one run: CPU per request, batches, their size and duration (bucket bounds)."""
+def _between(before: _ServiceSample, after: _ServiceSample, idle: tuple[float, float] = (0.0, 0.0),
+             ) -> dict[str, float]:
+    """The service's side of one run: CPU per request, batches, their size and duration (bucket bounds).
+
+    Per request is per command the batches ran: a request given up by the load (still queued when it stopped)
+    cost little and is not counted. ``idle``: the CPU seconds per second the service spends with no requests
+    (all threads, the event loop's), taken out of the run's CPU, or an overloaded run would charge each of its
+    fewer requests a larger share of the bus consumers' polling.
+    """
     batches = after.batches - before.batches
+    requests = after.commands - before.commands
+    seconds = after.at - before.at
     counts = {le: after.batch_seconds[le] - before.batch_seconds.get(le, 0.0) for le in sorted(after.batch_seconds)}
 
     def at_most_ms(fraction: float) -> float:
@@ -519,9 +529,10 @@ def _between(before: _ServiceSample, after: _ServiceSample, requests: int) -> di
     def per_request_ms(seconds: float) -> float:
         return round(seconds / max(1, requests) * 1000, 3)
 
-    return {"service_cpu_ms_per_request": per_request_ms(after.cpu_seconds - before.cpu_seconds),
-            "event_loop_cpu_ms_per_request": per_request_ms(after.loop_cpu_seconds - before.loop_cpu_seconds),
-            "batches": batches, "commands_per_batch": round((after.commands - before.commands) / max(1.0, batches), 1),
+    return {"service_cpu_ms_per_request": per_request_ms(after.cpu_seconds - before.cpu_seconds - idle[0] * seconds),
+            "event_loop_cpu_ms_per_request": per_request_ms(
+                after.loop_cpu_seconds - before.loop_cpu_seconds - idle[1] * seconds),
+            "batches": batches, "commands_per_batch": round(requests / max(1.0, batches), 1),
             "batch_ms_mean": round((after.batch_seconds_sum - before.batch_seconds_sum) / max(1.0, batches) * 1000, 1),
             # CPU of the threads beside the event loop's (the batches', mostly) per batch: what a batch computes
             "batch_cpu_ms_mean": round(((after.cpu_seconds - after.loop_cpu_seconds) - (
@@ -542,11 +553,16 @@ def http_single(infra: Infra, config: Config) -> Measurement:
         settings = deployed.settings()
         p50s, p99s, anchors, achieved, failures, service = [], [], [], [], [], []
         asyncio.run(_http_load(deployed.api, 50, 1))  # warm-up: connections, caches
+        quiet = _ServiceSample.take(deployed)
+        time.sleep(3)
+        still = _ServiceSample.take(deployed)
+        idle = ((still.cpu_seconds - quiet.cpu_seconds) / (still.at - quiet.at),
+                (still.loop_cpu_seconds - quiet.loop_cpu_seconds) / (still.at - quiet.at))
         for _ in range(config.repeats):
             anchors.append(baselines.library_transactions_per_second(settings))
             before = _ServiceSample.take(deployed)
             latencies, failed, rate = asyncio.run(_http_load(deployed.api, config.http_rate, config.http_seconds))
-            service.append(_between(before, _ServiceSample.take(deployed), len(latencies)))
+            service.append(_between(before, _ServiceSample.take(deployed), idle))
             p50s.append(percentile(latencies, 0.5))
             p99s.append(percentile(latencies, 0.99))
             achieved.append(rate)
@@ -566,7 +582,7 @@ def http_single(infra: Infra, config: Config) -> Measurement:
                      "completed_rate": achieved, "failed_requests": failures,
                      "scaled_offered_rate": round(scaled_rate, 1), "scaled_p50_ms": percentile(scaled, 0.5),
                      "scaled_p99_ms": percentile(scaled, 0.99), "scaled_failed_requests": scaled_failed,
-                     **per_run},
+                     "service_idle_cpu_ms_per_second": round(idle[0] * 1000, 1), **per_run},
             notes=["The ratio compares unlike units (latency vs the library's rate); the baseline shows what one "
                    "client can commit per second here: 500 commands/s needs more than that, or batching (HTTP "
                    "commands arriving together share a transaction).",
@@ -582,7 +598,8 @@ def http_single(infra: Infra, config: Config) -> Measurement:
                    "for the interpreter lock after each, and for a core. One batch runs at a time, so a request "
                    "waits for the batch in flight, then for its own: about two batch times, plus the HTTP handling "
                    "of the requests ahead of it on the event loop.",
-                   f"The service spent {cpu_ms:.2f} ms of CPU per request, "
+                   f"The service spent {cpu_ms:.2f} ms of CPU per request (beyond the {idle[0] * 1000:.0f} ms/s it "
+                   "spends idle), "
                    f"{median['event_loop_cpu_ms_per_request']:.2f} ms of it on the event loop's thread (HTTP "
                    "handling), the rest mostly in the batches' thread (the command and its share of the "
                    f"transaction), all under one interpreter lock: at {config.http_rate:.0f}/s that keeps "
