@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Notification, Transcoder
+from eventsourcing.persistence import Notification
 
 import services.connections.domain  # noqa: F401 - registers the stored event names for decoding
 from services.projections.adapters import view_state
-from services.projections.adapters.transcoder import ReadingJSONTranscoder
 from services.projections.live import ChangeHub
 from services.projections.projection import Change, Projection, Recorded
 from shared.follower import NotificationFollower
@@ -34,16 +33,6 @@ class EventStoreReader(Application[Any]):
     """Read-only access to the connections store: its recorder and the mapper that decodes its events."""
 
     name = "connections"
-
-    def construct_transcoder(self) -> Transcoder:
-        """The library's JSON transcoder, decoding faster (see :mod:`~services.projections.adapters.transcoder`);
-        a transcoder chosen by the environment (``TRANSCODER_TOPIC``) is kept."""
-        transcoder = self.factory.transcoder()
-        if type(transcoder) is JSONTranscoder:
-            transcoder = ReadingJSONTranscoder()
-        if isinstance(transcoder, JSONTranscoder):
-            self.register_transcodings(transcoder)
-        return transcoder
 
 
 def decode(store: EventStoreReader, notifications: Iterable[Notification], topics: frozenset[str]) -> list[Recorded]:
