@@ -30,6 +30,7 @@ from services.connections.domain.meta import Meta
 from services.connections.domain.mirror import DataModelMirror
 from services.connections.domain.tenant import Tenant
 from services.connections.ports import CredentialVault, DriverCatalog, ModelStaging
+from services.connections.repository import SnapshotAwareRepository
 from services.connections.adapters.staging import InMemoryModelStaging
 from contracts.chunking import join_model, model_digest
 from contracts.datamodel import DataModel
@@ -61,6 +62,10 @@ class Connections(Application[UUID]):
         self.vault = vault
         self.staging = staging or InMemoryModelStaging()
         self._local = threading.local()  # the batch a thread is staging, if any
+
+    def construct_repository(self) -> SnapshotAwareRepository:
+        """The library's repository, except that a cached tenant behind a newer snapshot is loaded from it."""
+        return SnapshotAwareRepository.like(super().construct_repository(), tuple(self.snapshot_every))
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save; then a snapshot of each aggregate whose events just passed a multiple of its
