@@ -68,6 +68,7 @@ def progress() -> ProgressRecorder:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    # Short timeouts: the "hang" fault must cost a test well under a second per attempt.
-    async with httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=1.0)) as client:
+    # Generous: a 500-row page of a large model can take over a second on a loaded machine, and a timed-out
+    # request is retried (one request more than the test counts). The hang test brings its own short timeout.
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
         yield client
