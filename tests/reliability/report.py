@@ -48,9 +48,9 @@ FINDINGS = [
     "**Repeated commands that changed nothing are evaluated afresh** (seen in 2a and 3, not a violation of the "
     "delivery guarantees): a command whose items were all `already` stores nothing (the application suite "
     "requires it), so a redelivery may be answered differently (`already`, later `not_found` once the connection "
-    "was deleted). `docs/contracts.md` says so for refusals; the `CommandResult` description says an accepted "
-    "result is the same however often it is repeated, which holds only for commands that changed something. The "
-    "checker holds commands to the first reading; the wording of the contract is left to its owners.",
+    "was deleted). `docs/contracts.md` and the `CommandResult` description now say exactly this (a command that "
+    "changed something answers its first result again; one that changed nothing is evaluated afresh); the "
+    "checker holds commands to that reading.",
 ]
 
 
