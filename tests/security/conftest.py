@@ -1,14 +1,18 @@
-"""Fixtures of the security tests: a write side on SQLite with the real vault, its HTTP API, tokens per role."""
+"""Fixtures of the security tests: a write side on SQLite with the real vault, its HTTP API, tokens per role, and
+the log output captured."""
 
 from __future__ import annotations
 
 import base64
+import io
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from services.connections.adapters.catalog import PydanticCatalog
@@ -16,6 +20,7 @@ from services.connections.adapters.vault import SqlVault
 from services.connections.application import Connections
 from services.connections.entrypoints.http import create_app
 from shared.auth import BearerAuth, StaticTokens
+from shared.logging import configure_logging
 from shared.sealed_credentials import CommandKeys
 from shared.sql import Database, open_database
 
@@ -75,3 +80,18 @@ def client(write_side: WriteSide) -> Iterator[TestClient]:
     api = create_app(write_side.app, BearerAuth(StaticTokens(TOKENS)), write_side.command_keys)
     with TestClient(api, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """What the process logs (``configure_logging(json=True)``), on a StringIO; logging goes back to the real
+    stderr afterwards, so later tests do not write to this stream."""
+    stream, real = io.StringIO(), sys.stderr
+    sys.stderr = stream
+    try:
+        configure_logging(json=True)
+        yield stream
+    finally:
+        sys.stderr = real
+        structlog.reset_defaults()
+        configure_logging(json=True)

@@ -6,12 +6,9 @@ from __future__ import annotations
 import datetime
 import io
 import ssl
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -20,7 +17,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from pydantic import ValidationError
 
 from shared.bus import kafka_client_options, kafka_security, make_broker
-from shared.logging import configure_logging, get_logger
+from shared.logging import get_logger
 from shared.settings import Settings
 from shared.settings_check import explain
 
@@ -96,16 +93,6 @@ def test_incomplete_security_settings_stop_the_process_without_showing_the_passw
     with pytest.raises(ValidationError) as raised:
         _settings(**values)
     assert PASSWORD not in "\n".join(explain(raised.value))
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    configure_logging(json=True)
-    yield stream
-    structlog.reset_defaults()
-    configure_logging(json=True)
 
 
 def test_the_password_is_never_shown(captured: io.StringIO) -> None:

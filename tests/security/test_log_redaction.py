@@ -9,7 +9,6 @@ import logging
 import sys
 
 import pytest
-import structlog
 
 from shared.logging import configure_logging, get_logger, redact_text
 
@@ -42,16 +41,6 @@ def test_ordinary_text_and_sealed_blobs_stay_readable() -> None:
     for text in ("token expired", "unknown token", "credential_state=verified", "key_id=k2",
                  "sealed gAAAAABlZ3Jm8xv9Q2w1X0==", "connection 3f1c2a9e-8d4b-4f6a-9c1e-2b7d5e8a0f11 deleted"):
         assert redact_text(text) == text
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    stream = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", stream)
-    configure_logging(json=True)
-    yield stream
-    structlog.reset_defaults()
-    configure_logging(json=True)
 
 
 def test_structlog_events_redact_secret_fields_nested_values_and_exceptions(captured: io.StringIO) -> None:
