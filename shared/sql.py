@@ -21,8 +21,8 @@ Row = tuple[Any, ...]
 
 
 class Transaction(Protocol):
-    # Each adapter's transaction also names its ``dialect`` ("sqlite" or "postgres"), for the few statements
-    # that are better written apart (``col = ANY(?)`` with one array on PostgreSQL).
+    dialect: str  # "sqlite" or "postgres", for the few statements better written apart (``col = ANY(?)``)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def fetchone(self) -> Row | None: ...

@@ -8,8 +8,8 @@ One batch at a time: HTTP commands of a tenant touch the same tenant aggregate, 
 would conflict and be run again one command at a time.
 
 A batch also holds at most :data:`MAX_CONNECTIONS_PER_BATCH` connections named by its commands (a bulk
-command names up to 500): a transaction keeps every aggregate it touched, with its undo copy and its new
-events, in memory until it commits, so 200 bulk commands in one transaction would hold 100,000 connections.
+command names up to 500): a transaction keeps every aggregate it touched, with its new events, in memory
+until it commits, so 200 bulk commands in one transaction would hold 100,000 connections.
 A command is never split: one naming more than the bound is a batch of its own.
 """
 
@@ -45,18 +45,23 @@ def bounded_batches(items: Sequence[T], command_of: Callable[[T], cmd.Message], 
     """``items`` in order, cut into consecutive batches of at most ``max_size`` commands naming at most
     ``max_connections`` connections together; a command is never split (one over the bound goes alone)."""
     batches: list[list[T]] = []
-    current: list[T] = []
-    weight = 0
-    for item in items:
-        named = connections_named(command_of(item))
-        if current and (len(current) >= max_size or weight + named > max_connections):
-            batches.append(current)
-            current, weight = [], 0
-        current.append(item)
-        weight += named
-    if current:
-        batches.append(current)
+    start = 0
+    while start < len(items):
+        taken = _first_batch_length(items[start:], command_of, max_size, max_connections)
+        batches.append(list(items[start:start + taken]))
+        start += taken
     return batches
+
+
+def _first_batch_length(items: Sequence[T], command_of: Callable[[T], cmd.Message], max_size: int,
+                        max_connections: int = MAX_CONNECTIONS_PER_BATCH) -> int:
+    """How many of ``items`` the first of :func:`bounded_batches` takes (reads no further than that batch)."""
+    weight = 0
+    for count, item in enumerate(items[:max_size]):
+        weight += connections_named(command_of(item))
+        if count and weight > max_connections:
+            return count
+    return min(len(items), max_size)
 
 
 class CommandBatcher:
@@ -79,8 +84,8 @@ class CommandBatcher:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         while self._waiting:
-            batch = bounded_batches(self._waiting, lambda waiting: waiting[0], self._max_size)[0]
-            self._waiting = self._waiting[len(batch):]
+            taken = _first_batch_length(self._waiting, lambda waiting: waiting[0], self._max_size)
+            batch, self._waiting = self._waiting[:taken], self._waiting[taken:]
             commands = [(c, i, m) for c, i, m, *_ in batch]
             # In the context of the batch's first request: the store's span joins that request's trace.
             run = functools.partial(batch[0][4].run, self._app.execute_batch, commands)

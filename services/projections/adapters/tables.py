@@ -190,7 +190,7 @@ def load_many(tx: Transaction, spec: TableSpec, column: str, values: Iterable[An
     if not wanted:
         return []
     extra = f" AND {where}" if where else ""
-    if _dialect(tx) == "postgres":
+    if tx.dialect == "postgres":
         tx.execute(f"{spec.select()} WHERE {column} = ANY(?){extra}", [wanted, *params])
         return [spec.decode(r) for r in tx.fetchall()]
     rows: list[Row] = []
@@ -210,7 +210,7 @@ def load_keys(tx: Transaction, spec: TableSpec, columns: Sequence[str], values: 
     wanted = list(dict.fromkeys(tuple(v) for v in values))
     if not wanted:
         return []
-    if _dialect(tx) == "postgres":
+    if tx.dialect == "postgres":
         arrays = ", ".join(f"?::{_SQL_TYPES[spec.columns[c]]}[]" for c in columns)
         tx.execute(f"{spec.select()} WHERE ({', '.join(columns)}) IN (SELECT * FROM unnest({arrays}))",
                    [list(column) for column in zip(*wanted, strict=True)])
@@ -221,11 +221,6 @@ def load_keys(tx: Transaction, spec: TableSpec, columns: Sequence[str], values: 
         tx.execute(f"{spec.select()} WHERE ({', '.join(columns)}) IN (VALUES {marks})", flat)
         found += [spec.decode(r) for r in tx.fetchall()]
     return found
-
-
-def _dialect(tx: Transaction) -> str:
-    """The transaction's SQL dialect (a stand-in transaction without one is taken for SQLite's portable SQL)."""
-    return getattr(tx, "dialect", "sqlite")
 
 
 def rows(tx: Transaction, spec: TableSpec, where: str = "", params: Sequence[Any] = ()) -> list[Row]:
