@@ -20,7 +20,7 @@ from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings, Store
 from shared.sql import open_database
-from shared.tracing import configure_tracing, instrument_http
+from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
 
@@ -62,7 +62,6 @@ def run_projections(settings: Settings) -> None:
     side = build_read_side(settings)
     api = create_app(side, authenticator_from(settings))  # JWTs + static tokens
     mount_dashboard(api, settings)  # the web dashboard at / (docs/dashboard.md)
-    instrument_http(api)
     config = uvicorn.Config(api, host=settings.http_host, port=settings.query_port, log_level="warning",
                             log_config=None, timeout_graceful_shutdown=3)  # records go through our redaction
     server = uvicorn.Server(config)

@@ -9,11 +9,12 @@ from services.projections.entrypoints.stream import stream_routes
 from services.projections.read_side import ReadSide
 from shared.auth import Authenticator
 from shared.http import error_body, install_error_handlers, principal_dependency
+from shared.tracing import http_telemetry
 
 
 def create_app(side: ReadSide, tokens: Authenticator) -> FastAPI:
     """The read-side HTTP API; ``tokens`` turns a bearer token into a principal (static tokens, JWTs)."""
-    api = FastAPI(title="Omni-Channel Connections: views", version="1", description=(
+    api = FastAPI(title="Omni-Channel Connections: views", version="1", telemetry=http_telemetry(), description=(
         "Dashboards read here: the connection list, each connection's status, the tenant's processes, the "
         "mirrored data model (DataHub), the audit timeline, and a live stream of changes. Every answer is the "
         "caller's tenant's only; another tenant's ids answer 404."))
