@@ -20,6 +20,7 @@ from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
 from shared.settings import Settings, Store
 from shared.sql import open_database
+from shared.store import open_store
 from shared.tracing import configure_tracing
 
 log = get_logger(__name__)
@@ -27,7 +28,7 @@ log = get_logger(__name__)
 
 def build_read_side(settings: Settings) -> ReadSide:
     """Everything the read side needs, from one settings object; nothing runs yet."""
-    store = EventStoreReader(env=settings.eventsourcing_env())
+    store = open_store(lambda: EventStoreReader(env=settings.eventsourcing_env()))  # may race the write side's
     url = settings.sql_url("views")
     views = open_database(url, pool_size=settings.db_pool_size)
     # SQLite: a second connection for queries, reading WAL snapshots beside the runner's writes.
