@@ -21,7 +21,7 @@ from services.projections.views import all_views
 from shared.bus import Bus, kafka_security, make_broker
 from shared.follower import NotificationFollower
 from shared.logging import configure_logging
-from shared.runtime import stop_event_on_signals
+from shared.runtime import freeze_start_up_heap, stop_event_on_signals
 from shared.settings import Settings, Store
 from shared.sql import Database, open_database
 from shared.store import open_store
@@ -81,6 +81,7 @@ def run_chain_follower(settings: Settings) -> None:
     """The integrity chain process: seal every new stored record until SIGTERM."""
     configure_logging(settings.log_json)
     tools = build_audit(settings)
+    freeze_start_up_heap()
 
     async def main() -> None:
         stop = stop_event_on_signals()

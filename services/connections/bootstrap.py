@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,7 +34,7 @@ from shared.metrics import add_route as add_metrics_route
 from shared.metrics import driver_job_groups, groups_of, observe_saves, sample_consumer_lag, sample_relay
 from shared.metrics import serve as serve_metrics
 from shared.positions import create_positions_table
-from shared.runtime import stop_event_on_signals
+from shared.runtime import freeze_start_up_heap, stop_event_on_signals
 from shared.sealed_credentials import CommandKeys
 from shared.settings import Settings
 from shared.sql import Database, open_database
@@ -124,10 +123,7 @@ def run_service(settings: Settings) -> None:
         stop_watchdog = asyncio.Event()
         watching = asyncio.create_task(watchdog.run(stop_watchdog))
         log.info("connections_service_started", http=f"http://{settings.http_host}:{settings.http_port}")
-        # What start-up built (modules, app, routes, pools) lives as long as the process: frozen, the cyclic
-        # collector no longer walks it, and its full collections under load take a few ms instead of 50-150.
-        gc.collect()
-        gc.freeze()
+        freeze_start_up_heap()
         yield
         stop_watchdog.set()
         await watching
@@ -159,6 +155,7 @@ def run_relay(settings: Settings) -> None:
         serve_metrics(settings.metrics_port)
         stop = stop_event_on_signals()
         await broker.connect()
+        freeze_start_up_heap()
         try:
             await relay.run(stop)
         finally:

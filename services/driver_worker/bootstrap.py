@@ -17,7 +17,7 @@ from shared.bus import Bus, kafka_client_options, kafka_security, make_broker
 from shared.logging import configure_logging, get_logger
 from shared.metrics import groups_of, sample_consumer_lag
 from shared.metrics import serve as serve_metrics
-from shared.runtime import stop_event_on_signals
+from shared.runtime import freeze_start_up_heap, stop_event_on_signals
 from shared.settings import Settings
 from shared.tracing import configure_tracing
 
@@ -47,6 +47,7 @@ def run_worker(settings: Settings, driver_id: str, endpoints: dict[str, str] | N
             lag = asyncio.create_task(sample_consumer_lag(settings.kafka_bootstrap, groups_of(broker),
                                                           settings.metrics_interval, stop,
                                                           **kafka_client_options(security)))
+            freeze_start_up_heap()
             log.info("worker_started", driver=driver_id, worker=worker_name)
             await stop.wait()
             await broker.stop()

@@ -18,6 +18,7 @@ from services.projections.views import all_views
 from shared.http import authenticator_from
 from shared.follower import NotificationFollower
 from shared.logging import configure_logging, get_logger
+from shared.runtime import freeze_start_up_heap
 from shared.settings import Settings, Store
 from shared.sql import open_database
 from shared.store import open_store
@@ -87,6 +88,7 @@ def run_projections(settings: Settings) -> None:
                 server.should_exit = True  # a dead runner must not leave a server answering stale views
 
         runner.add_done_callback(runner_ended)
+        freeze_start_up_heap()
         log.info("projections_started", http=f"http://{settings.http_host}:{settings.query_port}",
                  views=[p.name for p in side.runner.projections])
         try:

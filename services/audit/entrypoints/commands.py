@@ -19,6 +19,7 @@ from services.audit.domain.history import Filters
 from services.audit.entrypoints.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 from services.audit.entrypoints.progress import progress_for
 from services.audit.entrypoints.render import FINDING_COLUMNS, HISTORY_COLUMNS, document_out, json_line, rows_out
+from shared.runtime import freeze_start_up_heap
 from shared.settings import Settings
 
 _SHOWN_DIFFERENCES = 20
@@ -27,6 +28,7 @@ _SHOWN_DIFFERENCES = 20
 @contextmanager
 def _tools(settings: Settings) -> Iterator[AuditTools]:
     tools = build_audit(settings)
+    freeze_start_up_heap()  # the tools live as long as this command; the rebuild decodes a million events
     try:
         yield tools
     finally:
