@@ -52,8 +52,9 @@ class Projection(Protocol):
     def on_tables(self, suffix: str) -> Projection:
         """The same view writing to tables named ``<table><suffix>`` (a rebuild's shadow tables)."""
 
-    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
-        """Apply events in order inside ``tx``; the changes in the order they happened."""
+    def apply(self, tx: Transaction, events: Sequence[Recorded], *, changes: bool = True) -> list[Change]:
+        """Apply events in order inside ``tx``; the changes in the order they happened (none when ``changes`` is
+        False: a rebuild publishes nothing, so it does not pay for a :class:`Change` per event)."""
 
 
 def schema(projection: Projection, trigram: bool = False) -> list[str]:

@@ -90,7 +90,7 @@ def build(store: EventStoreReader, db: Database, projection: Projection, *, afte
             recorded = decode(store, batch, projection.topics)
             if recorded:
                 with db.transaction(pipelined=True) as tx:
-                    projection.apply(tx, recorded)
+                    projection.apply(tx, recorded, changes=False)
             position = reached
             if progress is not None:
                 progress.position, progress.target = position, max(target, progress.target)
@@ -150,7 +150,7 @@ def _swap(store: EventStoreReader, db: Database, projection: Projection, shadow:
                                                         topics=topics)
             recorded = decode(store, batch, projection.topics)
             if recorded:
-                shadow.apply(tx, recorded)
+                shadow.apply(tx, recorded, changes=False)
             progress.events_applied += len(recorded)
             position = batch[-1].id if len(batch) == BATCH_SIZE else target
         for shadow_spec, live_spec in zip(shadow.tables(), projection.tables(), strict=True):

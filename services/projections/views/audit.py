@@ -38,7 +38,7 @@ class AuditView:
         return AuditView(table.SPEC.named(table.SPEC.name + suffix),
                          table.SUBJECTS.named(table.SUBJECTS.name + suffix))
 
-    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
+    def apply(self, tx: Transaction, events: Sequence[Recorded], *, changes: bool = True) -> list[Change]:
         subjects = self._subjects(tx, events)
         by_mirror = {s["mirror_id"]: key for key, s in subjects.items() if s.get("mirror_id")}
         touched: dict[str, Row] = {}
@@ -60,6 +60,8 @@ class AuditView:
         tables.upsert(tx, self.subjects, touched.values())
         # upsert, not insert: an entry is keyed by its position, so a re-applied batch could never duplicate it.
         tables.upsert(tx, self.spec, entries)
+        if not changes:
+            return []
         return [Change(self.name, str(e["tenant_id"]), str(e["position"]), e, e["position"]) for e in entries]
 
     def _subjects(self, tx: Transaction, events: Sequence[Recorded]) -> dict[str, Row]:

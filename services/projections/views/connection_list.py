@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from services.projections.adapters import connection_list_table as table
-from services.projections.adapters.tables import Row, TableSpec
+from services.projections.adapters.tables import TableSpec
 from services.projections.domain import connection_list
 from services.projections.projection import Change, Recorded
 from services.projections.views.keyed import apply_keyed
@@ -17,6 +18,7 @@ TOPICS = frozenset({
     "Connection.JobRequested.v1", "Connection.JobStarted.v1", "Connection.JobProgressed.v1",
     "Connection.JobRetried.v1", "Connection.JobEnded.v1",
 })
+BY_CONNECTION = attrgetter("event.originator_id")  # an event's connection (its aggregate): the row's key
 
 
 class ConnectionListView:
@@ -33,8 +35,5 @@ class ConnectionListView:
     def on_tables(self, suffix: str) -> ConnectionListView:
         return ConnectionListView(table.SPEC.named(table.SPEC.name + suffix))
 
-    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
-        def evolve(row: Row | None, recorded: Recorded) -> Row | None:
-            return connection_list.evolve(row, recorded.topic, recorded.event)
-
-        return apply_keyed(tx, self.name, self.spec, events, lambda r: str(r.event.originator_id), evolve)
+    def apply(self, tx: Transaction, events: Sequence[Recorded], *, changes: bool = True) -> list[Change]:
+        return apply_keyed(tx, self.name, self.spec, events, BY_CONNECTION, connection_list.evolve, changes=changes)

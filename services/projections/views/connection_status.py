@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from contracts.drivers import secret_fields
 from services.projections.adapters import connection_status_table as table
 from services.projections.adapters.tables import Row, TableSpec
 from services.projections.domain import connection_status
 from services.projections.projection import Change, Recorded
-from services.projections.views.connection_list import TOPICS
+from services.projections.views.connection_list import BY_CONNECTION, TOPICS
 from services.projections.views.keyed import apply_keyed
 from shared.sql import Transaction
 
@@ -38,10 +39,10 @@ class ConnectionStatusView:
     def on_tables(self, suffix: str) -> ConnectionStatusView:
         return ConnectionStatusView(table.SPEC.named(table.SPEC.name + suffix))
 
-    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
-        def evolve(document: Row | None, recorded: Recorded) -> Row | None:
-            driver = document["driver"] if document else getattr(recorded.event, "driver", "")
-            return connection_status.evolve(document, recorded.topic, recorded.event, driver_secrets(driver))
+    def apply(self, tx: Transaction, events: Sequence[Recorded], *, changes: bool = True) -> list[Change]:
+        def evolve(document: Row | None, topic: str, event: Any) -> Row | None:
+            driver = document["driver"] if document else getattr(event, "driver", "")
+            return connection_status.evolve(document, topic, event, driver_secrets(driver))
 
-        return apply_keyed(tx, self.name, self.spec, events, lambda r: str(r.event.originator_id), evolve,
-                           to_row=table.to_row, from_row=lambda row: row["document"])
+        return apply_keyed(tx, self.name, self.spec, events, BY_CONNECTION, evolve, to_row=table.to_row,
+                           from_row=lambda row: row["document"], changes=changes)

@@ -46,12 +46,12 @@ class DataModelView:
     def on_tables(self, suffix: str) -> DataModelView:
         return DataModelView(dm.LIVE.suffixed(suffix))
 
-    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
+    def apply(self, tx: Transaction, events: Sequence[Recorded], *, changes: bool = True) -> list[Change]:
         mirrors = {r["mirror_id"]: r for r in tables.load_many(
             tx, self.t.mirrors, "mirror_id", {str(e.event.originator_id) for e in events})}
         attributes, sets = self._documents_before(tx, events)
         pending = _Pending()
-        changes: list[Change] = []
+        made: list[Change] = []
         for recorded in events:
             mirror_id = str(recorded.event.originator_id)
             if recorded.topic == "DataModelMirror.Created.v1":
@@ -74,10 +74,11 @@ class DataModelView:
                 update = self._synced(recorded, mirror, attributes, sets, pending)
             pending.syncs.append(update.summary)
             pending.changes += update.changes
-            changes.append(Change(self.name, mirror["tenant_id"], update.connection_id, update.summary,
-                                  recorded.position))
+            if changes:
+                made.append(Change(self.name, mirror["tenant_id"], update.connection_id, update.summary,
+                                   recorded.position))
         self._write(tx, pending)
-        return changes
+        return made
 
     def _documents_before(self, tx: Transaction, events: Sequence[Recorded]) -> tuple[dict[Key, Any], dict[Key, Any]]:
         """The stored documents of every attribute and set the batch's syncs change or remove."""

@@ -28,7 +28,7 @@ class ProcessesView:
         return ProcessesView(table.SPEC.named(table.SPEC.name + suffix),
                              table.CONNECTIONS.named(table.CONNECTIONS.name + suffix))
 
-    def apply(self, tx: Transaction, events: Sequence[Recorded]) -> list[Change]:
+    def apply(self, tx: Transaction, events: Sequence[Recorded], *, changes: bool = True) -> list[Change]:
         connection_ids = {str(r.event.originator_id) for r in events}
         known = {r["connection_id"]: r for r in tables.load_many(tx, self.connections, "connection_id", connection_ids)}
         keys = [processes.process_id(r.topic, r.event) for r in events]
@@ -38,7 +38,7 @@ class ProcessesView:
         }
         touched_connections: dict[str, Row] = {}
         touched: dict[str, Row] = {}
-        changes: list[Change] = []
+        made: list[Change] = []
         for key, recorded in zip(keys, events, strict=True):
             connection_id = str(recorded.event.originator_id)
             if recorded.topic in processes.CONNECTION_TOPICS:
@@ -51,10 +51,11 @@ class ProcessesView:
             if after is None or after is rows.get(key):
                 continue
             rows[key] = touched[key] = after
-            changes.append(Change(self.name, str(after["tenant_id"]), key, after, recorded.position))
+            if changes:
+                made.append(Change(self.name, str(after["tenant_id"]), key, after, recorded.position))
         tables.upsert(tx, self.connections, touched_connections.values())
         tables.upsert(tx, self.spec, [table.to_row(r) for r in touched.values()])
-        return changes
+        return made
 
 
 def _without_open(row: Row) -> Row:

@@ -72,7 +72,7 @@ class Exploding:
     def on_tables(self, suffix: str) -> Exploding:
         return self
 
-    def apply(self, tx: Transaction, events: Any) -> list[Change]:
+    def apply(self, tx: Transaction, events: Any, *, changes: bool = True) -> list[Change]:
         raise RuntimeError("boom")
 
 
