@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import JSONTranscoder, Notification, Transcoder
 
 import services.connections.domain  # noqa: F401 - registers the stored event names for decoding
 from services.projections.adapters import view_state
+from services.projections.adapters.transcoder import ScanningJSONTranscoder
 from services.projections.live import ChangeHub
 from services.projections.projection import Change, Projection, Recorded
 from shared.follower import NotificationFollower
@@ -33,6 +34,15 @@ class EventStoreReader(Application[Any]):
     """Read-only access to the connections store: its recorder and the mapper that decodes its events."""
 
     name = "connections"
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON transcoding, decoded through the scanner (unless the environment names another)."""
+        transcoder = self.factory.transcoder()
+        if type(transcoder) is JSONTranscoder:
+            transcoder = ScanningJSONTranscoder()
+        if isinstance(transcoder, JSONTranscoder):
+            self.register_transcodings(transcoder)
+        return transcoder
 
 
 def decode(store: EventStoreReader, notifications: Iterable[Notification], topics: frozenset[str]) -> list[Recorded]:
