@@ -47,7 +47,8 @@ class EventStoreReader(Application[Any]):
 
 def decode(store: EventStoreReader, notifications: Iterable[Notification], topics: frozenset[str]) -> list[Recorded]:
     """The notifications some view reads, decoded once for all of them."""
-    return [Recorded(n.id, n.topic, store.mapper.to_domain_event(n)) for n in notifications if n.topic in topics]
+    to_domain_event = store.mapper.to_domain_event
+    return [Recorded(n.id, n.topic, to_domain_event(n)) for n in notifications if n.topic in topics]
 
 
 @dataclass
