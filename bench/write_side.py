@@ -124,7 +124,9 @@ class LibraryFloor:
 
 def _library_floor(infra: Infra, settings: Any, run: InProcess) -> LibraryFloor:
     """eventsourcing's ``Application.save`` of the very events ``run`` stored (read back and decoded), one save
-    per batch as ``execute_batch`` made them, into a new database: no code of ours runs while it is timed.
+    per batch as ``execute_batch`` made them, into a new database configured as the service's store (the
+    library's recorder with its binary insert, shared/postgres_recorder.py): no other code of ours runs while it
+    is timed.
 
     What it leaves out is what the application adds on top: running the commands (loading the tenant,
     validating, sealing, making the events), the undo journal, snapshots, metrics and tracing.

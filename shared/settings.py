@@ -197,6 +197,8 @@ class Settings(BaseSettings):
             # A pooled connection is tested before use: one left from before a database restart is replaced
             # instead of failing the relay or the projection runner (tests/reliability).
             "POSTGRES_PRE_PING": "y",
+            # The library's recorder, sending each save's events in binary (shared/postgres_recorder.py).
+            "APPLICATION_RECORDER_TOPIC": "shared.postgres_recorder:BinaryInsertRecorder",
             **self._cache_env(),
         }
 

@@ -78,4 +78,6 @@ def eventsourcing_postgres_env(dsn: str) -> dict[str, str]:
         "POSTGRES_PORT": str(params["port"]),
         "POSTGRES_USER": str(params["user"]),
         "POSTGRES_PASSWORD": str(params.get("password", "")),
+        # The recorder the service's store uses (shared/settings.py), so the suites run what production runs.
+        "APPLICATION_RECORDER_TOPIC": "shared.postgres_recorder:BinaryInsertRecorder",
     }
