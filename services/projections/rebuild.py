@@ -21,6 +21,7 @@ from services.projections.adapters import tables, view_state
 from services.projections.application import EventStoreReader, decode
 from services.projections.projection import SHADOW_SUFFIX, Projection
 from shared.logging import get_logger
+from shared.runtime import collector_paused
 from shared.sql import Database
 
 log = get_logger(__name__)
@@ -71,7 +72,8 @@ def build(store: EventStoreReader, db: Database, projection: Projection, *, afte
 
     The tables must exist. Each batch is one transaction; nothing here touches the view's tracked position.
     The next batch is read in a second thread while this one is decoded and applied: the store's database works
-    on the read (and the driver waits for it, without the GIL) while Python folds the batch before.
+    on the read (and the driver waits for it, without the GIL) while Python folds the batch before. A batch is
+    folded with the cyclic collector paused: its thousands of objects have no cycles and go when it is done.
     """
     target = up_to if up_to is not None else store.recorder.max_notification_id() or 0
     topics = sorted(projection.topics)
@@ -87,15 +89,22 @@ def build(store: EventStoreReader, db: Database, projection: Projection, *, afte
             # Fewer than a full batch means nothing the view reads is left up to the target.
             reached = batch[-1].id if len(batch) == batch_size else target
             ahead = reader.submit(read, reached + 1) if reached < target else None
-            recorded = decode(store, batch, projection.topics)
-            if recorded:
-                with db.transaction(pipelined=True) as tx:
-                    projection.apply(tx, recorded, changes=False)
+            with collector_paused():
+                applied = _fold(store, db, projection, batch)
             position = reached
             if progress is not None:
                 progress.position, progress.target = position, max(target, progress.target)
-                progress.events_applied += len(recorded)
+                progress.events_applied += applied
     return position
+
+
+def _fold(store: EventStoreReader, db: Database, projection: Projection, batch: Sequence[Notification]) -> int:
+    """Decode one batch and apply what the view reads in one transaction; how many events that was."""
+    recorded = decode(store, batch, projection.topics)
+    if recorded:
+        with db.transaction(pipelined=True) as tx:
+            projection.apply(tx, recorded, changes=False)
+    return len(recorded)
 
 
 def rebuild(store: EventStoreReader, db: Database, projection: Projection, *, batch_size: int = BATCH_SIZE,
