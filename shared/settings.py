@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     amazon_app_client_secret: str | None = Field(default=None, description="the platform's LWA app client secret")
 
     aggregate_cache_size: int = Field(default=10_000, ge=0, description="aggregates kept in memory by the write side (0 = off)")
-    command_batch_size: int = Field(default=200, ge=1, le=5000, description="bus commands stored per transaction at most")
+    command_batch_size: int = Field(default=500, ge=1, le=5000, description="bus commands stored per transaction at most")
 
     poll_interval: float = Field(default=0.05, gt=0, description="seconds between store polls of followers")
     job_timeout: float = Field(default=120.0, gt=0, description="seconds without a report before a job times out")

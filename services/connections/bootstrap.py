@@ -106,7 +106,7 @@ def run_service(settings: Settings) -> None:
     shred_leftover_keys(write)
     command_keys = CommandKeys(settings.command_key, settings.command_previous_keys)
     guard = BusGuard(BusActors(settings.bus_actors), command_keys)
-    bus.register(Bus(broker, settings.kafka_namespace), write.app, guard, settings.command_batch_size)
+    results = bus.register(Bus(broker, settings.kafka_namespace), write.app, guard, settings.command_batch_size)
     api = create_app(write.app, authenticator_from(settings), command_keys)
     allow_dashboard(api, settings)  # the dashboard, served by the views process, posts commands here
     views = open_database(settings.sql_url("views"))
@@ -129,6 +129,7 @@ def run_service(settings: Settings) -> None:
         await watching
         views.close()
         lag.cancel()
+        await results.drain()  # the last command batch's results out and its offsets committed
         await broker.stop()
         write.close()
 

@@ -18,6 +18,7 @@ from services.connections.domain.meta import Meta
 from services.connections.entrypoints.batching import bounded_batches
 from services.connections.entrypoints.guard import BusGuard
 from shared.bus import Bus, Outgoing
+from shared.commit_pipeline import CommitPipeline
 from shared.consuming import MessageGate
 from shared.metrics import record_command
 from shared.tracing import current_traceparent
@@ -36,10 +37,15 @@ def result_message(envelope: Envelope, result: CommandResult) -> Outgoing:
     )
 
 
-def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200) -> None:
-    """Subscribe the service's handlers on ``bus``; ``guard`` admits each command (role, tenant, credentials)."""
+def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 500) -> CommitPipeline[Outgoing]:
+    """Subscribe the service's handlers on ``bus``; ``guard`` admits each command (role, tenant, credentials).
+
+    Returns the pipeline that publishes each command batch's results and commits its offsets while the next
+    batch runs; drain it before the broker stops.
+    """
     commands = MessageGate(bus, topics.COMMANDS, ALL_COMMANDS)
     report_gate = MessageGate(bus, topics.REPORTS, ALL_REPORTS)
+    results: CommitPipeline[Outgoing] = CommitPipeline(bus.publish_all)
 
     async def run_command(envelope: Envelope, command: Message) -> None:
         meta = Meta(envelope.tenant_id, envelope.actor, envelope.correlation_id, str(envelope.message_id),
@@ -56,9 +62,10 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200)
                     trace_parent=current_traceparent())
         await asyncio.to_thread(app.record_report, report, meta)
 
-    async def run_commands(batch: list[tuple[Envelope, Message]]) -> None:
+    async def run_commands(batch: list[tuple[Envelope, Message]], answers: list[Outgoing]) -> None:
         """Commands polled together are stored in one transaction (see ``Connections.execute_batch``), or in
-        several in a row when together they name more connections than one transaction may hold."""
+        several in a row when together they name more connections than one transaction may hold. Their results
+        go to ``answers``, for the pipeline to publish."""
         admitted = [guard.admit(envelope, command) for envelope, command in batch]
         trace_parent = current_traceparent()  # the batch's consume span, the same for all its commands
         items = [
@@ -74,15 +81,23 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 200)
         results = [a if isinstance(a, CommandResult) else next(executed) for a in admitted]
         for (envelope, command), result in zip(batch, results, strict=True):
             record_command(command, "kafka", result)
-        await bus.publish_all([result_message(envelope, result) for (envelope, _), result in zip(batch, results,
-                                                                                                strict=True)])
+        answers.extend(result_message(envelope, result) for (envelope, _), result in zip(batch, results, strict=True))
 
+    # Offsets are committed by the pipeline, after the batch's results are out (shared/commit_pipeline.py).
     @bus.subscriber(topics.COMMANDS, group_id="connections-commands", auto_offset_reset="earliest",
-                    ack_policy=AckPolicy.NACK_ON_ERROR, batch=True, max_records=batch_size, batch_timeout_ms=5)
+                    ack_policy=AckPolicy.MANUAL, batch=True, max_records=batch_size, batch_timeout_ms=5)
     async def on_commands(message: KafkaMessage) -> None:
-        await commands.handle_batch(message, run_commands, run_command)
+        answers: list[Outgoing] = []
+        try:
+            await commands.handle_batch(message, lambda batch: run_commands(batch, answers), run_command)
+        except Exception:
+            await message.nack()  # rewound to the batch's first records: it comes again
+            raise
+        await results.hand_over(message.consumer, message.raw_message, answers)  # type: ignore[arg-type]
 
     @bus.subscriber(topics.REPORTS, group_id="connections-reports", auto_offset_reset="earliest",
                        ack_policy=AckPolicy.NACK_ON_ERROR)
     async def on_report(message: KafkaMessage) -> None:
         await report_gate.handle(message, record_report)
+
+    return results
