@@ -67,8 +67,9 @@ def view_digest(db: Database, projection: Projection) -> str:
 
 def build(store: EventStoreReader, db: Database, projection: Projection, *, after: int = 0,
           up_to: int | None = None, batch_size: int = BATCH_SIZE,
-          progress: RebuildProgress | None = None) -> int:
+          progress: RebuildProgress | None = None, batch_done: Callable[[int], None] | None = None) -> int:
     """Apply the store's events in ``(after, up_to]`` to the projection's tables; returns the position reached.
+    ``batch_done(position)`` runs after each batch (a progress bar).
 
     The tables must exist. Each batch is one transaction; nothing here touches the view's tracked position.
     The next batch is read in a second thread while this one is decoded and applied: the store's database works
@@ -95,6 +96,8 @@ def build(store: EventStoreReader, db: Database, projection: Projection, *, afte
             if progress is not None:
                 progress.position, progress.target = position, max(target, progress.target)
                 progress.events_applied += applied
+            if batch_done is not None:
+                batch_done(position)
     return position
 
 

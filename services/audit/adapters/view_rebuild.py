@@ -26,9 +26,6 @@ from services.projections.rebuild import RebuildProgress, build
 from shared.sql import Database, Transaction
 
 SUFFIX = "__audit"
-# Store positions per call of the read side's build: the progress bar moves at least this often. Each call starts
-# its read-ahead afresh, so not much smaller.
-CHUNK = 50_000
 _CATCH_UP_ROUNDS = 5  # the live view moves on while we compare; stop chasing it after this many rounds
 
 
@@ -81,14 +78,19 @@ class ReadSideViewRebuild:
         return self._replace(self.name)
 
     def _build(self, shadow: Projection, after: int, stop: int, progress: Progress, counter: RebuildProgress) -> int:
+        """One build over the whole range (its read-ahead never restarts), the progress bar moved per batch."""
         progress.start(f"rebuild {self.name}", max(0, stop - after))
-        while after < stop:
-            reached = build(self._store, self._views, shadow, after=after, up_to=min(after + CHUNK, stop),
-                            progress=counter)
-            progress.advance(reached - after)
-            after = reached
+        shown = after
+
+        def batch_done(position: int) -> None:
+            nonlocal shown
+            progress.advance(position - shown)
+            shown = position
+
+        reached = build(self._store, self._views, shadow, after=after, up_to=stop, progress=counter,
+                        batch_done=batch_done) if after < stop else after
         progress.finish()
-        return after
+        return reached
 
     def _recreate(self, specs: list[TableSpec]) -> None:
         with self._views.transaction() as tx:
