@@ -18,6 +18,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -26,7 +27,7 @@ from contracts.topics import dead_letters
 from shared.logging import get_logger, redact_text
 from shared.metrics import DEAD_LETTERS
 from shared.settings import Settings
-from shared.tracing import continued, kafka_middleware, tracer
+from shared.tracing import continued, kafka_middleware, stored_context, tracer
 
 log = get_logger(__name__)
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -145,29 +146,25 @@ class Bus:
 
     async def _send_all(self, producer: AIOKafkaProducer, messages: Sequence[Outgoing]) -> None:
         """:meth:`publish_all` straight on the broker's aiokafka producer: the same records (value, key, headers
-        with the W3C trace context) and spans (``bus.publish`` continuing each stored trace, a producer span per
-        message named like FastStream's), without FastStream's per-message publish machinery: the relay's hot
-        path. One ``bus.publish`` span covers the messages of one stored event (they share its trace)."""
+        with the W3C trace context) and the same producer span per message, named like FastStream's, without
+        FastStream's per-message publish machinery: the relay's hot path. Each message's span continues the trace
+        its stored event carries (the command's), so the consumer's span joins that trace."""
         futures = []
         spans = tracer()
-        index = 0
-        while index < len(messages):
-            trace_parent, end = messages[index].trace_parent, index + 1
-            while end < len(messages) and messages[end].trace_parent == trace_parent:
-                end += 1
-            with continued(trace_parent, "bus.publish", **{"omni.messages": end - index}):
-                for m in messages[index:end]:
-                    topic = self.topic(m.topic)
-                    with spans.start_as_current_span(f"{topic} publish", kind=SpanKind.PRODUCER, attributes={
-                        "messaging.system": "kafka", "messaging.destination.name": topic,
-                        "messaging.operation": "publish"}):
-                        headers = {"content-type": "", "correlation_id": m.envelope.correlation_id,
-                                   **headers_of(m.envelope)}
-                        _TRACE_CONTEXT.inject(headers)
-                        futures.append(await producer.send(
-                            topic, m.envelope.model_dump_json().encode(), key=m.key.encode(),
-                            headers=[(name, value.encode()) for name, value in headers.items()]))
-            index = end
+        parents: dict[str | None, Context | None] = {}
+        for m in messages:
+            if m.trace_parent not in parents:
+                parents[m.trace_parent] = stored_context(m.trace_parent)
+            topic = self.topic(m.topic)
+            with spans.start_as_current_span(f"{topic} publish", context=parents[m.trace_parent],
+                                             kind=SpanKind.PRODUCER, attributes={
+                                                 "messaging.system": "kafka", "messaging.destination.name": topic,
+                                                 "messaging.operation": "publish"}):
+                headers = {"content-type": "", "correlation_id": m.envelope.correlation_id, **headers_of(m.envelope)}
+                _TRACE_CONTEXT.inject(headers)
+                futures.append(await producer.send(
+                    topic, m.envelope.model_dump_json().encode(), key=m.key.encode(),
+                    headers=[(name, value.encode()) for name, value in headers.items()]))
         await asyncio.gather(*futures)
 
     async def dead_letter(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter, SpanExportResult
@@ -158,9 +159,13 @@ def current_traceparent() -> str | None:
 @contextmanager
 def continued(traceparent: str | None, name: str, **attributes: Any) -> Iterator[None]:
     """A span continuing the trace a stored ``traceparent`` started (a new trace when there is none)."""
-    parent = _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else None
-    with tracer().start_as_current_span(name, context=parent, attributes=attributes):
+    with tracer().start_as_current_span(name, context=stored_context(traceparent), attributes=attributes):
         yield
+
+
+def stored_context(traceparent: str | None) -> Context | None:
+    """The context a stored ``traceparent`` names, to start spans in (``None``: they start a new trace)."""
+    return _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else None
 
 
 def add_trace_ids(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:

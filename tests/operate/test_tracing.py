@@ -62,8 +62,8 @@ def test_one_trace_spans_http_store_kafka_worker_and_report(running_stack: Runni
     steps = [
         ("connections-serve", "POST /v1/connections"),          # HTTP
         ("connections-serve", "event_store.save"),              # the command's events stored
-        ("connections-relay", "bus.publish"),                   # the relay continues the stored trace
-        ("connections-relay", f"{jobs_topic} publish"),         # Kafka, trace context in the headers
+        ("connections-relay", f"{jobs_topic} publish"),         # the relay continues the stored trace on Kafka
+                                                                # (trace context in the headers)
         ("driver-worker-pos", f"{jobs_topic} process"),         # the worker runs the job (span ends with it)
         ("driver-worker-pos", f"{reports_topic} publish"),      # and reports
         ("connections-serve", f"{reports_topic} process"),      # the write side handles the report
