@@ -40,7 +40,7 @@ class Config:
     kafka_window: int = 4_000
     http_rate: float = 500.0
     http_seconds: float = 3.0
-    relay_connections: int = 2_000
+    relay_connections: int = 10_000  # 40,000 stored events: 20 of the relay's batches, the first one not timed
     profile_seconds: float = 4.0
 
     @classmethod

@@ -27,7 +27,7 @@ from contracts.topics import dead_letters
 from shared.logging import get_logger, redact_text
 from shared.metrics import DEAD_LETTERS
 from shared.settings import Settings
-from shared.tracing import continued, kafka_middleware, stored_context, tracer
+from shared.tracing import continued, exporting, kafka_middleware, stored_context, tracer
 
 log = get_logger(__name__)
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -148,24 +148,36 @@ class Bus:
         """:meth:`publish_all` straight on the broker's aiokafka producer: the same records (value, key, headers
         with the W3C trace context) and the same producer span per message, named like FastStream's, without
         FastStream's per-message publish machinery: the relay's hot path. Each message's span continues the trace
-        its stored event carries (the command's), so the consumer's span joins that trace."""
+        its stored event carries (the command's), so the consumer's span joins that trace.
+
+        When this process exports no spans, none is made (one cost 14.5 us, a fifth of the relay's work per
+        event): the stored trace context goes on in the headers as it is, and the consumer's span continues the
+        command's trace directly."""
         futures = []
-        spans = tracer()
+        spans = tracer() if exporting() else None
         parents: dict[str | None, Context | None] = {}
         for m in messages:
+            topic = self.topic(m.topic)
+            headers = {"content-type": "", "correlation_id": m.envelope.correlation_id, **headers_of(m.envelope)}
+            if spans is None:
+                if m.trace_parent:
+                    headers["traceparent"] = m.trace_parent
+                futures.append(await self._send(producer, topic, m, headers))
+                continue
             if m.trace_parent not in parents:
                 parents[m.trace_parent] = stored_context(m.trace_parent)
-            topic = self.topic(m.topic)
             with spans.start_as_current_span(f"{topic} publish", context=parents[m.trace_parent],
                                              kind=SpanKind.PRODUCER, attributes={
                                                  "messaging.system": "kafka", "messaging.destination.name": topic,
                                                  "messaging.operation": "publish"}):
-                headers = {"content-type": "", "correlation_id": m.envelope.correlation_id, **headers_of(m.envelope)}
                 _TRACE_CONTEXT.inject(headers)
-                futures.append(await producer.send(
-                    topic, m.envelope.model_dump_json().encode(), key=m.key.encode(),
-                    headers=[(name, value.encode()) for name, value in headers.items()]))
+                futures.append(await self._send(producer, topic, m, headers))
         await asyncio.gather(*futures)
+
+    @staticmethod
+    async def _send(producer: AIOKafkaProducer, topic: str, message: Outgoing, headers: dict[str, str]) -> Any:
+        return await producer.send(topic, message.envelope.model_dump_json().encode(), key=message.key.encode(),
+                                   headers=[(name, value.encode()) for name, value in headers.items()])
 
     async def dead_letter(
         self, topic: str, raw: bytes, key: bytes | None, headers: dict[str, Any], reason_code: str, reason: str,

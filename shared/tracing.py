@@ -56,9 +56,18 @@ def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter 
     for span_exporter in (chosen, extra):
         if span_exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(span_exporter))
+            _EXPORT.add(service)
     if provider is not current:
         trace.set_tracer_provider(provider)
     return provider
+
+
+_EXPORT: set[str] = set()  # services of this process whose spans go to an exporter
+
+
+def exporting() -> bool:
+    """Whether this process's spans go anywhere: without an exporter a span is made and dropped unseen."""
+    return bool(_EXPORT)
 
 
 def _exporter(name: str, directory: Path, service: str) -> SpanExporter | None:

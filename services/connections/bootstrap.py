@@ -42,6 +42,9 @@ from shared.store import open_store
 from shared.tracing import configure_tracing, trace_saves
 
 log = get_logger(__name__)
+# Stored events the relay reads, translates and publishes at a time: each batch waits once for the broker's
+# acknowledgements. Relay bench, 40,000 events: 500 gave 0.36x the raw producer, 2,000 0.41x, 5,000 0.44x.
+RELAY_BATCH = 5_000
 
 
 @dataclass
@@ -88,7 +91,7 @@ def build_relay(write: WriteSide, bus: Bus) -> tuple[Relay, Database]:
     # PostgreSQL wakes the relay on every commit (NOTIFY) instead of at its next poll: a job reaches its
     # worker sooner (the sync round trip), polling stays the safety net.
     follower = NotificationFollower(write.app.recorder, write.settings.poll_interval,  # type: ignore[arg-type]
-                                    listen=True)
+                                    batch_size=RELAY_BATCH, listen=True)
     relay = Relay(write.app, positions, bus, base64.b64decode(write.settings.worker_key), follower,
                   write.settings.job_retry_backoff)
     return relay, positions

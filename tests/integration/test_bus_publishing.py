@@ -12,9 +12,13 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from contracts.envelope import Envelope
 from shared.bus import Bus, Outgoing, _producer_of, make_broker
 from shared.local_kafka import LocalKafka
+from shared.tracing import configure_tracing
 
 pytestmark = [pytest.mark.kafka]
 
@@ -62,3 +66,49 @@ async def test_publish_all_uses_the_started_aiokafka_producer_and_sends_faststre
     for key in ("a", "b", "c"):
         got = [Envelope.model_validate_json(r.value).payload["n"] for r in received if r.key == key.encode()]
         assert got == [m.envelope.payload["n"] for m in messages if m.key == key]
+
+
+STORED_TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.mark.parametrize("exporting", [False, True])
+async def test_the_stored_trace_goes_on_in_the_headers_with_or_without_a_span_per_message(
+    kafka_broker: LocalKafka, monkeypatch: pytest.MonkeyPatch, exporting: bool,
+) -> None:
+    import shared.bus
+
+    monkeypatch.setattr(shared.bus, "exporting", lambda: exporting)
+    spans = InMemorySpanExporter()
+    if exporting:
+        configure_tracing("test-bus", extra=spans)
+    namespace = f"t{uuid.uuid4().hex[:8]}."
+    bus = Bus(make_broker(kafka_broker.bootstrap, "test-bus"), namespace)
+    await bus.broker.start()
+    consumer = AIOKafkaConsumer(bus.topic("connections.events.v1"), bootstrap_servers=kafka_broker.bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    messages = [Outgoing(m.topic, m.key, m.envelope, STORED_TRACE) for m in (_message("a", 1), _message("b", 2))]
+    messages.append(_message("c", 3))  # an event stored without a trace
+    try:
+        await bus.publish_all(messages)
+        await consumer.start()
+        received = []
+        while len(received) < len(messages):
+            batch = await consumer.getmany(timeout_ms=10_000)
+            assert batch, f"only {len(received)} of {len(messages)} messages arrived"
+            received += [record for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+        await bus.broker.stop()
+
+    traces = {Envelope.model_validate_json(r.value).payload["n"]: dict(r.headers).get("traceparent") for r in received}
+    for n in (1, 2):
+        parent = traces[n]
+        assert parent is not None
+        # The same trace; with spans exported, the message's own producer span is the consumer's parent.
+        assert parent.decode().split("-")[1] == STORED_TRACE.split("-")[1]
+        assert (parent.decode() == STORED_TRACE) is not exporting
+    assert (traces[3] is None) is not exporting  # untraced: a new trace only when spans are made
+    if exporting:
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        producers = [s for s in spans.get_finished_spans() if s.name == bus.topic("connections.events.v1") + " publish"]
+        assert len(producers) == 3
