@@ -84,8 +84,11 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 500)
         answers.extend(result_message(envelope, result) for (envelope, _), result in zip(batch, results, strict=True))
 
     # Offsets are committed by the pipeline, after the batch's results are out (shared/commit_pipeline.py).
+    # A fetch takes up to 4 MiB of a partition (aiokafka's default, 1 MiB, is about 2,000 commands): the consumer
+    # fetches again only once it has handled everything fetched, and waited for that fetch each time.
     @bus.subscriber(topics.COMMANDS, group_id="connections-commands", auto_offset_reset="earliest",
-                    ack_policy=AckPolicy.MANUAL, batch=True, max_records=batch_size, batch_timeout_ms=5)
+                    ack_policy=AckPolicy.MANUAL, batch=True, max_records=batch_size, batch_timeout_ms=5,
+                    max_partition_fetch_bytes=4 * 1024 * 1024)
     async def on_commands(message: KafkaMessage) -> None:
         answers: list[Outgoing] = []
         try:
