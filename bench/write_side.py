@@ -405,6 +405,18 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
                "is one round trip per transaction, which a loaded machine slows far more than a batch of "
                f"{in_process.batch}."
                if "cpu_bound_commands_per_second" in measurement.details else "."))
+        if "service_bound_commands_per_second" in measurement.details:
+            measurement.notes.append(
+                f"The service reached {measurement.value.median / measurement.details['service_bound_commands_per_second']:.0%} "
+                "of its own CPU bound; the rest is its consumer waiting. It overlaps a poll's results and offset commit "
+                "with the next poll's store work (shared/commit_pipeline.py), but not the next poll's fetch and "
+                "decoding: FastStream delivers the next poll only when the handler returns. Timed around the handler "
+                "on 2026-11-27 (not in every run): per poll of 500 the store's work took 145-175 ms in its thread and "
+                "the next poll's fetch and decoding 20-30 ms; before a fetch could take 4 MiB of a partition, the "
+                "consumer also waited 150-270 ms for a fetch every fourth or fifth poll. So 1.5x is not shown out of "
+                f"reach: the application alone stores {measurement.details['application_alone_vs_library']:.2f}x the "
+                "library's rate. What it needs is a deeper pipeline (poll N+1 decoded while N is stored) or one "
+                "consumer process per partition.")
         if not measurement.met:
             measurement.profile = _profile_kafka(deployed, infra, config, "write_kafka_postgres")
         return measurement
