@@ -8,9 +8,10 @@ would quietly fall back to the slower per-message path. The first test makes tha
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -28,23 +29,19 @@ def _message(key: str, n: int) -> Outgoing:
     return Outgoing("connections.events.v1", key, envelope)
 
 
-async def test_publish_all_uses_the_started_aiokafka_producer_and_sends_faststreams_records(
-    kafka_broker: LocalKafka,
-) -> None:
-    namespace = f"t{uuid.uuid4().hex[:8]}."
-    bus = Bus(make_broker(kafka_broker.bootstrap, "test-bus"), namespace)
+async def _published(kafka_broker: LocalKafka, messages: list[Outgoing], started: Callable[[Bus], None],
+                     ) -> list[ConsumerRecord[bytes, bytes]]:
+    """``messages`` sent by ``Bus.publish_all`` on a started broker (``started`` sees the bus first), as read
+    back from the topic."""
+    bus = Bus(make_broker(kafka_broker.bootstrap, "test-bus"), f"t{uuid.uuid4().hex[:8]}.")
     await bus.broker.start()
     consumer = AIOKafkaConsumer(bus.topic("connections.events.v1"), bootstrap_servers=kafka_broker.bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     try:
-        assert isinstance(_producer_of(bus.broker), AIOKafkaProducer), \
-            "FastStream keeps its aiokafka producer elsewhere now: shared/bus.py _producer_of must follow it"
-
-        messages = [_message(key, n) for n, key in enumerate(["a", "b", "a", "c", "a", "b"])]
+        started(bus)
         await bus.publish_all(messages)
-
         await consumer.start()
-        received = []
+        received: list[ConsumerRecord[bytes, bytes]] = []
         while len(received) < len(messages):
             batch = await consumer.getmany(timeout_ms=10_000)
             assert batch, f"only {len(received)} of {len(messages)} messages arrived"
@@ -52,6 +49,19 @@ async def test_publish_all_uses_the_started_aiokafka_producer_and_sends_faststre
     finally:
         await consumer.stop()
         await bus.broker.stop()
+    return received
+
+
+async def test_publish_all_uses_the_started_aiokafka_producer_and_sends_faststreams_records(
+    kafka_broker: LocalKafka,
+) -> None:
+    messages = [_message(key, n) for n, key in enumerate(["a", "b", "a", "c", "a", "b"])]
+
+    def on_aiokafka(bus: Bus) -> None:
+        assert isinstance(_producer_of(bus.broker), AIOKafkaProducer), \
+            "FastStream keeps its aiokafka producer elsewhere now: shared/bus.py _producer_of must follow it"
+
+    received = await _published(kafka_broker, messages, on_aiokafka)
 
     by_id = {str(m.envelope.message_id): m for m in messages}
     for record in received:
@@ -81,24 +91,10 @@ async def test_the_stored_trace_goes_on_in_the_headers_with_or_without_a_span_pe
     spans = InMemorySpanExporter()
     if exporting:
         configure_tracing("test-bus", extra=spans)
-    namespace = f"t{uuid.uuid4().hex[:8]}."
-    bus = Bus(make_broker(kafka_broker.bootstrap, "test-bus"), namespace)
-    await bus.broker.start()
-    consumer = AIOKafkaConsumer(bus.topic("connections.events.v1"), bootstrap_servers=kafka_broker.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
     messages = [Outgoing(m.topic, m.key, m.envelope, STORED_TRACE) for m in (_message("a", 1), _message("b", 2))]
     messages.append(_message("c", 3))  # an event stored without a trace
-    try:
-        await bus.publish_all(messages)
-        await consumer.start()
-        received = []
-        while len(received) < len(messages):
-            batch = await consumer.getmany(timeout_ms=10_000)
-            assert batch, f"only {len(received)} of {len(messages)} messages arrived"
-            received += [record for records in batch.values() for record in records]
-    finally:
-        await consumer.stop()
-        await bus.broker.stop()
+    topics: list[str] = []
+    received = await _published(kafka_broker, messages, lambda bus: topics.append(bus.topic("connections.events.v1")))
 
     traces = {Envelope.model_validate_json(r.value).payload["n"]: dict(r.headers).get("traceparent") for r in received}
     for n in (1, 2):
@@ -110,5 +106,5 @@ async def test_the_stored_trace_goes_on_in_the_headers_with_or_without_a_span_pe
     assert (traces[3] is None) is not exporting  # untraced: a new trace only when spans are made
     if exporting:
         trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
-        producers = [s for s in spans.get_finished_spans() if s.name == bus.topic("connections.events.v1") + " publish"]
+        producers = [s for s in spans.get_finished_spans() if s.name == topics[0] + " publish"]
         assert len(producers) == 3
