@@ -8,8 +8,11 @@ own process (``connections audit chain --follow``), or once to catch up (``conne
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
 
+import psycopg
+from eventsourcing import persistence
 from eventsourcing.persistence import Notification
 
 from services.audit.application import records_of
@@ -20,6 +23,10 @@ from shared.follower import NotificationFollower
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.2, 5.0
+# A locked SQLite file (another process writing; seen in CI), a database restarting: the store answers again soon.
+TRANSIENT_STORE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError, psycopg.OperationalError, persistence.OperationalError)
 
 
 class ChainMoved(RuntimeError):
@@ -56,16 +63,29 @@ class IntegrityFollower:
         return head
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Seal new records until ``stop`` is set."""
-        head = await asyncio.to_thread(self.chain.head)
-        log.info("integrity_chain_started", position=head.position if head else 0)
+        """Seal new records until ``stop`` is set, riding out a store that is briefly unavailable (a SQLite file
+        another process holds locked, a PostgreSQL restart): the follower waits and goes on from the chain's
+        head instead of exiting."""
+        started, delay = False, RETRY_FIRST_SECONDS
         while not stop.is_set():
             try:
+                head = await asyncio.to_thread(self.chain.head)
+                if not started:
+                    log.info("integrity_chain_started", position=head.position if head else 0)
+                    started = True
                 async for batch in self.follower.follow(head.position if head else 0, stop):
                     head = await asyncio.to_thread(self._seal, batch, head)
                     log.info("integrity_chain_sealed", position=head.position, hash=head.hash)
+                    delay = RETRY_FIRST_SECONDS
             except ChainMoved:
-                head = await asyncio.to_thread(self.chain.head)  # another sealer ran: go on from its head
+                continue  # another sealer ran: go on from its head
+            except TRANSIENT_STORE_ERRORS as error:
+                log.warning("integrity_chain_store_unavailable_will_retry", error=f"{type(error).__name__}: {error}",
+                            retry_in=delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     def _seal(self, batch: Sequence[Notification], head: Link | None) -> Link:
         previous = bytes.fromhex(head.hash) if head else chain.GENESIS
