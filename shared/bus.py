@@ -20,17 +20,15 @@ from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from contracts.envelope import Envelope
 from contracts.topics import dead_letters
 from shared.logging import get_logger, redact_text
 from shared.metrics import DEAD_LETTERS
 from shared.settings import Settings
-from shared.tracing import continued, exporting, kafka_middleware, stored_context, tracer
+from shared.tracing import continued, current_traceparent, exporting, kafka_middleware, stored_context, tracer
 
 log = get_logger(__name__)
-_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True)
@@ -158,11 +156,8 @@ class Bus:
         parents: dict[str | None, Context | None] = {}
         for m in messages:
             topic = self.topic(m.topic)
-            headers = {"content-type": "", "correlation_id": m.envelope.correlation_id, **headers_of(m.envelope)}
             if spans is None:
-                if m.trace_parent:
-                    headers["traceparent"] = m.trace_parent
-                futures.append(await self._send(producer, topic, m, headers))
+                futures.append(await self._send(producer, topic, m, m.trace_parent))
                 continue
             if m.trace_parent not in parents:
                 parents[m.trace_parent] = stored_context(m.trace_parent)
@@ -170,12 +165,15 @@ class Bus:
                                              kind=SpanKind.PRODUCER, attributes={
                                                  "messaging.system": "kafka", "messaging.destination.name": topic,
                                                  "messaging.operation": "publish"}):
-                _TRACE_CONTEXT.inject(headers)
-                futures.append(await self._send(producer, topic, m, headers))
+                futures.append(await self._send(producer, topic, m, current_traceparent()))
         await asyncio.gather(*futures)
 
     @staticmethod
-    async def _send(producer: AIOKafkaProducer, topic: str, message: Outgoing, headers: dict[str, str]) -> Any:
+    async def _send(producer: AIOKafkaProducer, topic: str, message: Outgoing, traceparent: str | None) -> Any:
+        """One record as FastStream's publish makes it, its headers carrying ``traceparent`` (the W3C context)."""
+        headers = {"content-type": "", "correlation_id": message.envelope.correlation_id, **headers_of(message.envelope)}
+        if traceparent:
+            headers["traceparent"] = traceparent
         return await producer.send(topic, message.envelope.model_dump_json().encode(), key=message.key.encode(),
                                    headers=[(name, value.encode()) for name, value in headers.items()])
 

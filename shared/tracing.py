@@ -49,6 +49,7 @@ def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter 
     ``extra`` adds a span exporter (tests pass an in-memory one). A second call adds its ``extra`` to the
     provider already installed instead of replacing it.
     """
+    global _exporting
     current = trace.get_tracer_provider()
     provider = current if isinstance(current, TracerProvider) else TracerProvider(
         resource=Resource.create({"service.name": service}))
@@ -56,18 +57,18 @@ def configure_tracing(service: str, exporter: str = "none", extra: SpanExporter 
     for span_exporter in (chosen, extra):
         if span_exporter is not None:
             provider.add_span_processor(BatchSpanProcessor(span_exporter))
-            _EXPORT.add(service)
+            _exporting = True
     if provider is not current:
         trace.set_tracer_provider(provider)
     return provider
 
 
-_EXPORT: set[str] = set()  # services of this process whose spans go to an exporter
+_exporting = False  # whether configure_tracing gave this process an exporter
 
 
 def exporting() -> bool:
     """Whether this process's spans go anywhere: without an exporter a span is made and dropped unseen."""
-    return bool(_EXPORT)
+    return _exporting
 
 
 def _exporter(name: str, directory: Path, service: str) -> SpanExporter | None:
