@@ -1,15 +1,16 @@
 """The one way every consumer handles a Kafka message: decode, handle, or dead-letter with the reason.
 
 - Undecodable (not JSON, bad envelope, unknown type, invalid payload): dead-lettered at once.
-- Handling raises: the message is redelivered (nack) a few times with backoff, then dead-lettered.
+- Handling raises: the message is redelivered (nack) a few times with backoff, then dead-lettered. A batch
+  (a batch subscriber's poll) is tried again in place a few times, then handled one message at a time.
 Either way the consumer goes on with the next message.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple
 
 import structlog
 from faststream.kafka.message import KafkaMessage
@@ -23,7 +24,14 @@ log = get_logger(__name__)
 MAX_ATTEMPTS = 5
 
 Handler = Callable[[Envelope, Message], Awaitable[None]]
-BatchHandler = Callable[[list[tuple[Envelope, Message]]], Awaitable[None]]
+
+
+class Decoded(NamedTuple):
+    """A polled record and what it decoded to."""
+
+    record: Any
+    envelope: Envelope
+    payload: Message
 
 
 class MessageGate:
@@ -64,40 +72,36 @@ class MessageGate:
                 raise
             self._failures.pop(slot, None)
 
-    async def handle_batch(self, message: KafkaMessage, batch_handler: BatchHandler, handler: Handler) -> None:
-        """A batch of records (``batch=True`` subscriber): the decodable ones are handled together.
-
-        Undecodable records are dead-lettered one by one. If handling the batch keeps failing, the records
-        are handled one at a time instead, so one poison message cannot hold back the others.
-        """
-        records: tuple[Any, ...] = message.raw_message  # type: ignore[assignment]
-        decoded: list[tuple[Envelope, Message]] = []
+    async def decode_batch(self, records: Sequence[Any]) -> list[Decoded]:
+        """The records of a batch (``batch=True`` subscriber) decoded, in order; undecodable ones are
+        dead-lettered one by one and left out."""
+        decoded: list[Decoded] = []
         for record in records:
             body = record.value or b""
             try:
-                decoded.append(decode(body, self.allowed))
+                decoded.append(Decoded(record, *decode(body, self.allowed)))
             except UndecodableMessage as bad:
                 headers = {k: v.decode(errors="replace") for k, v in record.headers}
                 await self.bus.dead_letter(self.topic, body, record.key, headers, bad.reason_code, bad.message)
-        if not decoded:
-            return
-        slot = (records[0].partition, records[0].offset)
-        try:
-            await batch_handler(decoded)
-        except Exception as exc:
-            attempts = self._failures.get(slot, 0) + 1
-            self._failures[slot] = attempts
-            if attempts < MAX_ATTEMPTS - 1:
-                log.warning("batch_failed_will_retry", attempt=attempts, size=len(decoded), error=type(exc).__name__)
-                await asyncio.sleep(min(0.2 * 2**attempts, 5))
-                raise
-            self._failures.pop(slot, None)
-            log.warning("batch_failed_handling_one_by_one", size=len(decoded), error=type(exc).__name__)
-            for record, (envelope, payload) in zip((r for r in records if _decodes(r, self.allowed)), decoded,
-                                                   strict=True):
-                await self._handle_alone(record, envelope, payload, handler)
-            return
-        self._failures.pop(slot, None)
+        return decoded
+
+    async def handle_decoded(self, decoded: Sequence[Decoded], handle_all: Callable[[], Awaitable[None]],
+                             handler: Handler) -> None:
+        """``handle_all`` handles the decoded records together; while it fails it is tried again with backoff,
+        and if it keeps failing the records are handled one at a time with ``handler`` instead, so one poison
+        message cannot hold back the others. Returns when each record is handled or dead-lettered."""
+        for attempt in range(1, MAX_ATTEMPTS):
+            try:
+                await handle_all()
+                return
+            except Exception as exc:  # noqa: BLE001 - tried again, then one by one
+                if attempt == MAX_ATTEMPTS - 1:
+                    log.warning("batch_failed_handling_one_by_one", size=len(decoded), error=type(exc).__name__)
+                    break
+                log.warning("batch_failed_will_retry", attempt=attempt, size=len(decoded), error=type(exc).__name__)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5))
+        for record, envelope, payload in decoded:
+            await self._handle_alone(record, envelope, payload, handler)
 
     async def _handle_alone(self, record: Any, envelope: Envelope, payload: Message, handler: Handler) -> None:
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -113,10 +117,3 @@ class MessageGate:
                     return
                 await asyncio.sleep(min(0.2 * 2**attempt, 5))
 
-
-def _decodes(record: Any, allowed: tuple[type[Message], ...]) -> bool:
-    try:
-        decode(record.value or b"", allowed)
-    except UndecodableMessage:
-        return False
-    return True
