@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -67,10 +67,25 @@ class Connections(Application[UUID]):
         """The library's repository, except that a cached tenant behind a newer snapshot is loaded from it."""
         return SnapshotAwareRepository.like(super().construct_repository(), tuple(self.snapshot_every))
 
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """The library's save; then a snapshot of each aggregate whose events just passed a multiple of its
-        ``snapshot_every``, taken from the aggregate in memory: its state is that of the events just stored."""
-        recordings = super().save(*objs, **kwargs)
+    def save(self, *objs: Aggregate, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save of these aggregates' pending events (recorded, snapshots, notified); then a
+        snapshot of each aggregate whose events just passed a multiple of its ``snapshot_every``, taken from the
+        aggregate in memory: its state is that of the events just stored.
+
+        The library's own ``save`` accepts aggregates and bare events alike and tells them apart with two
+        ``isinstance`` checks against runtime protocols per object, which Python 3.11 answers by walking each
+        protocol's attributes: 13 us of a create's CPU. Only aggregates come here, so their events are
+        collected directly; the rest is the library's.
+        """
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # the library's deprecated hook, called as its save does
         watched = {o.id: o for o in objs if type(o) in self.snapshot_every}
         if watched:
             stored = collections.Counter(r.domain_event.originator_id for r in recordings
