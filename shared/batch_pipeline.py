@@ -67,7 +67,11 @@ class BatchPipeline(Generic[M]):
         before = self._in_flight[-1] if self._in_flight else None
         self._in_flight.append(batch)
         if before is not None and before.working is not None:
-            await asyncio.wait([before.working])
+            try:
+                await asyncio.wait([before.working])
+            except asyncio.CancelledError:  # the consumer is stopping: this batch was not handed over
+                self._in_flight.remove(batch)
+                raise
         if batch.stale:  # a batch before failed meanwhile
             self._in_flight.remove(batch)
             return False

@@ -183,3 +183,21 @@ async def test_a_batch_without_answers_still_commits_its_offsets() -> None:
     await pipeline.drain()
     assert consumer.calls == [("commit", {TP0: 7})] and broker.published == []
 
+
+
+async def test_a_handler_cancelled_while_waiting_leaves_nothing_behind() -> None:
+    consumer, broker, store = Consumer(), Broker(), Store()
+    broker.release.set()
+    store.go.clear()
+    pipeline: BatchPipeline[str] = BatchPipeline(broker.publish)
+    await pipeline.hand_over(consumer, _batch(0, 1), store.work(["a"]))
+    waiting = asyncio.create_task(pipeline.hand_over(consumer, _batch(1, 1), store.work(["b"])))
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # the consumer stops while the batch waits for the one before
+    await asyncio.sleep(0.01)
+    store.go.set()
+    await pipeline.drain()
+    assert store.stored == ["a"] and broker.published == ["a"] and consumer.calls == [("commit", {TP0: 1})]
+    assert pipeline._in_flight == []  # noqa: SLF001 - no batch left that later ones would wait for or rewind
+    assert await pipeline.hand_over(consumer, _batch(1, 1), store.work(["b"]))  # it comes again and goes through
+    assert broker.published == ["a", "b"]
