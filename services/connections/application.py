@@ -7,6 +7,7 @@ connection are serialised by optimistic concurrency and retried.
 from __future__ import annotations
 
 import collections
+import functools
 import threading
 from contextlib import nullcontext
 from dataclasses import replace
@@ -177,7 +178,7 @@ class Connections(Application[UUID]):
             self.catalog.version(command.driver)  # an unknown driver is bad input, not one to install
             tenant = self._tenant(meta.tenant_id, meta)
             tenant.require_installed(command.driver)
-            connection_id = command.connection_id or uuid5(_CONNECTION_NAMESPACE, f"{meta.tenant_id}/{command_id}")
+            connection_id = command.connection_id or _new_connection_id(meta.tenant_id, command_id)
             existing = self._find(Aggregate, connection_id)
             if isinstance(existing, Connection) and existing.tenant_id == meta.tenant_id and not existing.is_deleted:
                 raise ConnectionsError(f"connection {connection_id} already exists", "connection_exists")
@@ -554,7 +555,7 @@ class Connections(Application[UUID]):
         run again one by one.
         """
         ids = [ProcessedCommand.id_for(meta.tenant_id, command_id) for _, command_id, meta in commands]
-        ids += [command.connection_id or uuid5(_CONNECTION_NAMESPACE, f"{meta.tenant_id}/{command_id}")
+        ids += [command.connection_id or _new_connection_id(meta.tenant_id, command_id)
                 for command, command_id, meta in commands if isinstance(command, cmd.CreateConnection)]
         stored = stored_originators(self.recorder, ids)
         return set() if stored is None else set(ids) - stored
@@ -645,6 +646,13 @@ class _Batch:
     def pending(self) -> list[Aggregate]:
         """Changed aggregates, in the order a command-by-command run would have stored them."""
         return [self._aggregates[i] for i in self._saving_order if self._aggregates[i].pending_events]
+
+
+@functools.lru_cache(maxsize=4096)  # a batch asks twice per create: which connections are new, then each one's id
+def _new_connection_id(tenant_id: str, command_id: UUID) -> UUID:
+    """A created connection's id when the command names none: the same for the same command, so a repeat
+    finds the connection the first run created."""
+    return uuid5(_CONNECTION_NAMESPACE, f"{tenant_id}/{command_id}")
 
 
 def _new_job_id() -> str:

@@ -6,6 +6,7 @@ once: a second save of the same command id conflicts, and the stored outcome is 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -18,6 +19,7 @@ class ProcessedCommand(Aggregate):
     TOPIC = "ProcessedCommand"
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)  # a batch asks twice per command: which are new, then each one's record
     def id_for(tenant_id: str, command_id: UUID) -> UUID:
         return uuid5(_COMMAND_NAMESPACE, f"{tenant_id}/{command_id}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -16,6 +17,7 @@ class Tenant(Aggregate):
     TOPIC = "Tenant"
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)  # every command looks its tenant up by this id
     def id_for(tenant_id: str) -> UUID:
         return uuid5(_TENANT_NAMESPACE, tenant_id)
 
