@@ -37,10 +37,12 @@ class Decoded(NamedTuple):
 class MessageGate:
     """Counts failed attempts per message so a poison message cannot stall its partition forever."""
 
-    def __init__(self, bus: Bus, topic: str, allowed: tuple[type[Message], ...]) -> None:
+    def __init__(self, bus: Bus, topic: str, allowed: tuple[type[Message], ...],
+                 pause: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.bus = bus
         self.topic = topic
         self.allowed = allowed
+        self.pause = pause  # the backoff between attempts
         self._failures: dict[tuple[int, int], int] = {}
 
     async def handle(self, message: KafkaMessage, handler: Handler) -> None:
@@ -68,7 +70,7 @@ class MessageGate:
                     await self.bus.dead_letter(self.topic, body, record.key, headers, "processing_failed", reason)
                     return
                 log.warning("handling_failed_will_retry", attempt=attempts, error=type(exc).__name__)
-                await asyncio.sleep(min(0.2 * 2**attempts, 5))
+                await self.pause(min(0.2 * 2**attempts, 5))
                 raise
             self._failures.pop(slot, None)
 
@@ -99,7 +101,7 @@ class MessageGate:
                     log.warning("batch_failed_handling_one_by_one", size=len(decoded), error=type(exc).__name__)
                     break
                 log.warning("batch_failed_will_retry", attempt=attempt, size=len(decoded), error=type(exc).__name__)
-                await asyncio.sleep(min(0.2 * 2**attempt, 5))
+                await self.pause(min(0.2 * 2**attempt, 5))
         for record, envelope, payload in decoded:
             await self._handle_alone(record, envelope, payload, handler)
 
@@ -115,5 +117,5 @@ class MessageGate:
                     await self.bus.dead_letter(self.topic, record.value or b"", record.key, headers,
                                                "processing_failed", reason)
                     return
-                await asyncio.sleep(min(0.2 * 2**attempt, 5))
+                await self.pause(min(0.2 * 2**attempt, 5))
 
