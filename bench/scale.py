@@ -15,6 +15,7 @@ from bench.harness import produce_and_collect, rss_mb
 from bench.read_side import list_latencies, rebuild_speed, wait_views
 from bench.seed import WORDS, Seeder
 from bench.stats import Goal, Measurement, Spread, failed, percentile
+from services.projections.adapters.connection_list_table import TEXT_MATCHES_SORTED
 from shared.settings import Store
 
 
@@ -200,8 +201,6 @@ def _list_growth(first: Stage, last: Stage) -> list[str]:
             f"every other query's p99 stayed at or under {others:.1f} ms (p50/p99 of every query by stage: "
             "benchmarks.json).")
     if worst.startswith("q="):
-        from services.projections.adapters.connection_list_table import TEXT_MATCHES_SORTED
-
         note += (f" A text search collects at most {TEXT_MATCHES_SORTED:,} matches from the trigram index and sorts "
                  "them; past that it reads in the sort order until its page is full (services/projections/adapters/"
                  f"connection_list_table.py). The seeded names cycle through {len(WORDS)} words, so a word matches "

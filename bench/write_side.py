@@ -413,15 +413,16 @@ def kafka_postgres(infra: Infra, config: Config) -> Measurement:
                 "the event loop fetches, decodes and admits poll N+1, and publishes poll N-1's results and commits its "
                 "offsets. What is left is the interpreter lock the loop and the store's thread share, and the store's "
                 "round trips to PostgreSQL while the loop has nothing left to do.")
-            measurement.notes.append(_five_thousand(cpu, os.cpu_count() or 1, in_process.cpu_us_per_command,
-                                                    library_cpu, measurement.details))
+            measurement.notes.append(_five_thousand(
+                cpu, cores, in_process.cpu_us_per_command, library_cpu,
+                measurement.details["machine_bound_with_library_alone"]))
         if not measurement.met:
             measurement.profile = _profile_kafka(deployed, infra, config, "write_kafka_postgres")
         return measurement
 
 
 def _five_thousand(cpu: dict[str, float], cores: int, application_us: float, library_us: float,
-                   details: dict[str, Any]) -> str:
+                   machine_bound_with_library: int) -> str:
     """What 5,000 commands/s would ask of the service on this machine, from the CPU each process spent."""
     budget = cores * 1e6 / 5_000
     others = sum(v for k, v in cpu.items() if k not in ("service", "rest of machine"))
@@ -440,7 +441,7 @@ def _five_thousand(cpu: dict[str, float], cores: int, application_us: float, lib
         f"{application_us:,.0f}, of which the library storing the events {library_us:,.0f}; the consumer around it "
         f"(Kafka client, decoding, admission, results, metrics) about {max(0.0, cpu['service'] - application_us):,.0f}. "
         "So 5,000/s is not a limit of Kafka, PostgreSQL or the library here (with the library alone in the "
-        f"service's place the machine could do {details.get('machine_bound_with_library_alone', 0):,} commands/s): "
+        f"service's place the machine could do {machine_bound_with_library:,} commands/s): "
         f"it needs the service's CPU per command at {needed:,.0f} us or less, {1 - needed / cpu['service']:.0%} below "
         "now, and every core kept busy. The profile below shows where the service's time goes.")
 

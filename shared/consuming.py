@@ -70,7 +70,7 @@ class MessageGate:
                     await self.bus.dead_letter(self.topic, body, record.key, headers, "processing_failed", reason)
                     return
                 log.warning("handling_failed_will_retry", attempt=attempts, error=type(exc).__name__)
-                await self.pause(min(0.2 * 2**attempts, 5))
+                await self.pause(_backoff(attempts))
                 raise
             self._failures.pop(slot, None)
 
@@ -101,7 +101,7 @@ class MessageGate:
                     log.warning("batch_failed_handling_one_by_one", size=len(decoded), error=type(exc).__name__)
                     break
                 log.warning("batch_failed_will_retry", attempt=attempt, size=len(decoded), error=type(exc).__name__)
-                await self.pause(min(0.2 * 2**attempt, 5))
+                await self.pause(_backoff(attempt))
         for record, envelope, payload in decoded:
             await self._handle_alone(record, envelope, payload, handler)
 
@@ -117,5 +117,9 @@ class MessageGate:
                     await self.bus.dead_letter(self.topic, record.value or b"", record.key, headers,
                                                "processing_failed", reason)
                     return
-                await self.pause(min(0.2 * 2**attempt, 5))
+                await self.pause(_backoff(attempt))
 
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt``: 0.4, 0.8, 1.6, 3.2, then 5 at most."""
+    return min(0.2 * 2**attempt, 5)

@@ -65,9 +65,6 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 500)
                     trace_parent=current_traceparent())
         await asyncio.to_thread(app.record_report, report, meta)
 
-    def admit(batch: Sequence[Decoded]) -> list[Message | CommandResult]:
-        return [guard.admit(envelope, command) for _, envelope, command in batch]
-
     async def run_commands(batch: Sequence[Decoded], admitted: list[Message | CommandResult],
                            trace_parent: str | None, answers: list[Outgoing]) -> None:
         """Commands polled together are stored in one transaction (see ``Connections.execute_batch``), or in
@@ -101,7 +98,7 @@ def register(bus: Bus, app: Connections, guard: BusGuard, batch_size: int = 500)
         records: tuple[Any, ...] = message.raw_message  # type: ignore[assignment]
         try:
             batch = await commands.decode_batch(records)  # the undecodable dead-lettered
-            admitted = admit(batch)
+            admitted = [guard.admit(envelope, command) for _, envelope, command in batch]
         except Exception:
             await message.nack()  # rewound to the batch's first records: it comes again
             raise
