@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.projections.adapters import pages, tables
+from services.projections.adapters import connection_list_words, pages, tables
 from services.projections.adapters.pages import decode_cursor, encode_cursor
-from services.projections.domain.connection_list import COLUMNS, Row
+from services.projections.domain.connection_list import COLUMNS, SORTS, Row
 from shared.sql import Transaction
 
 __all__ = ["SORTABLE", "SORTS", "SPEC", "TEXT_MATCHES_SORTED", "TEXT_PROBE_ROWS", "ListQuery", "all_rows",
@@ -30,14 +30,6 @@ SPEC = tables.TableSpec(
     search=("name",),
 )
 
-# Each sort order ends in the key, so pages never skip or repeat a row; each has an index behind it.
-SORTS: dict[str, tuple[str, ...]] = {
-    "name": ("name", "connection_id"),
-    "status": ("status", "name", "connection_id"),
-    "driver": ("driver", "name", "connection_id"),
-    "created_at": ("created_at", "connection_id"),
-    "updated_at": ("updated_at", "connection_id"),
-}
 SORTABLE = tuple(SORTS)
 
 
@@ -89,7 +81,8 @@ TEXT_MATCHES_SORTED = 10_000
 
 
 def query(tx: Transaction, q: ListQuery, table: str = TABLE, *, search_indexed: bool = False,
-          probe: int = TEXT_PROBE_ROWS, most_matches: int = TEXT_MATCHES_SORTED) -> tuple[list[Row], str | None]:
+          probe: int = TEXT_PROBE_ROWS, most_matches: int = TEXT_MATCHES_SORTED,
+          most_words: int = connection_list_words.MOST_WORDS) -> tuple[list[Row], str | None]:
     """One page of the tenant's list; keyset pagination on the sort columns.
 
     Filters and sorts are answered by an index in the sort order (first page and deep pages alike). A text
@@ -98,23 +91,24 @@ def query(tx: Transaction, q: ListQuery, table: str = TABLE, *, search_indexed: 
     planner, assuming them spread evenly, then reads up to the whole tenant. So where the names have a trigram
     index (``search_indexed``: PostgreSQL with pg_trgm) a search
 
+    0. takes each word of the names that holds the text, and merges those words' rows, kept in the sort order
+       (:mod:`connection_list_words`): the cost follows the page, not the matches or where they lie. Unless the
+       sort is by ``updated_at``, the text is under 3 characters, or more than ``most_words`` words hold it:
     1. reads the next ``probe`` rows in the sort order: if they hold a page, that is the answer (a common text
        costs what a filter does);
     2. else collects the matches from the trigram index (texts of 3 characters or more), at most
        ``most_matches``, and sorts only their keys: the cost follows the number of matches, not where they lie;
     3. else (a text in most names, none of them near) reads in the sort order until the page is full.
 
-    Without the index (SQLite) collecting the matches would read every row of the tenant: step 3 only.
+    Without the index (SQLite) collecting the matches or words would read every row of the tenant: step 3 only.
     """
     if q.sort not in SORTS:
         raise ValueError(f"cannot sort by {q.sort!r}; use one of {', '.join(SORTS)}")
     order = SORTS[q.sort]
-    where, params = ["tenant_id = ?"], [q.tenant_id]
-    for column in ("status", "driver", "credential_state", "last_sync_state"):
-        value = getattr(q, column)
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
+    filters = [(column, value) for column in ("status", "driver", "credential_state", "last_sync_state")
+               if (value := getattr(q, column))]
+    where, params = ["tenant_id = ?", *(f"{column} = ?" for column, _ in filters)], [q.tenant_id]
+    params += [value for _, value in filters]
     after, after_params = pages.after(order, q.cursor, q.descending)
     if after:
         where.append(after)
@@ -122,10 +116,16 @@ def query(tx: Transaction, q: ListQuery, table: str = TABLE, *, search_indexed: 
     spec = _spec(table)
     sort = pages.order_by(order, q.descending)
     if q.text:
-        like = "%" + q.text.lower().replace("%", "").replace("_", "") + "%"
+        text = q.text.lower().replace("%", "").replace("_", "")
+        like = f"%{text}%"
         if search_indexed:
-            found = _search(tx, spec, order, q.descending, " AND ".join(where), params, like, q.limit, probe,
-                            most_matches)
+            found = None
+            if table == TABLE and most_words:
+                found = connection_list_words.page(tx, spec, q.tenant_id, text, q.sort, q.descending, filters,
+                                                   q.cursor, q.limit, most_words)
+            if found is None:
+                found = _search(tx, spec, order, q.descending, " AND ".join(where), params, like, q.limit, probe,
+                                most_matches)
             if found is not None:
                 return pages.page([spec.decode(r) for r in found], q.limit, order)
         where.append("LOWER(name) LIKE ?")

@@ -19,6 +19,15 @@ COLUMNS = (
     "last_sync_at", "last_sync_error", "deletion_step", "created_at", "updated_at", "version",
 )
 
+# The list's sort orders. Each ends in the key, so pages never skip or repeat a row; each has an index behind it.
+SORTS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "connection_id"),
+    "status": ("status", "name", "connection_id"),
+    "driver": ("driver", "name", "connection_id"),
+    "created_at": ("created_at", "connection_id"),
+    "updated_at": ("updated_at", "connection_id"),
+}
+
 _FAILED = ("failed", "timed_out")
 
 

@@ -17,17 +17,21 @@ from shared.sql import Transaction
 
 Evolve = Callable[[Row | None, str, Any], Row | None]  # (row, topic, event) -> row
 KeyOf = Callable[[Recorded], Hashable | None]
+# (tx, rows before the batch, rows after it), both by key, only the keys the batch changed
+Written = Callable[[Transaction, dict[str, Row | None], dict[str, Row | None]], None]
 
 
 def apply_keyed(tx: Transaction, view: str, spec: TableSpec, events: Sequence[Recorded], key_of: KeyOf,
                 evolve: Evolve, to_row: Callable[[Row], Row] | None = None,
-                from_row: Callable[[Row], Row] | None = None, *, changes: bool = True) -> list[Change]:
+                from_row: Callable[[Row], Row] | None = None, *, changes: bool = True,
+                written: Written | None = None) -> list[Change]:
     """Evolve the rows of ``spec`` (keyed by its single key column) through ``events``.
 
     ``key_of`` gives an event's key, or what the key is the text (``str``) of: an aggregate's UUID is made text
     once per key in the batch, not once per event (``UUID.__str__`` is Python code). ``to_row``/``from_row``
     translate between what ``evolve`` works on and the stored row, for views that store a document plus a few
     query columns. ``changes`` False: return no :class:`Change` (the caller would throw them away).
+    ``written`` keeps tables derived from the rows (called after they are written, with what they were before).
     """
     texts: dict[Hashable, str] = {}
     keyed: list[tuple[str, Recorded]] = []
@@ -43,6 +47,7 @@ def apply_keyed(tx: Transaction, view: str, spec: TableSpec, events: Sequence[Re
     current: dict[str, Row | None] = {
         row[spec.key[0]]: (from_row(row) if from_row else row) for row in loaded
     }
+    loaded_rows = dict(current) if written else {}
     touched: dict[str, Row | None] = {}
     made: list[Change] = []
     for key, recorded in keyed:
@@ -56,4 +61,6 @@ def apply_keyed(tx: Transaction, view: str, spec: TableSpec, events: Sequence[Re
             made.append(Change(view, str(tenant), key, after, recorded.position))
     tables.upsert(tx, spec, [to_row(r) if to_row else r for r in touched.values() if r is not None])
     tables.delete(tx, spec, [(k,) for k, r in touched.items() if r is None])
+    if written:
+        written(tx, loaded_rows, touched)
     return made

@@ -143,38 +143,66 @@ class ViewSuite:
     def test_a_text_search_pages_alike_whichever_way_it_finds_the_matches(self, h: ViewHarness) -> None:
         # The matches lie behind the others in name order; another tenant's names match too.
         for name in ("Aachen", "Bonn", "Berlin", "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen",
-                     "Zoo OUTLET"):
+                     "Zoo OUTLET", "Outlet outlets", "Factory-outlet  Bonn"):
             h.create(name, "shopware6" if name.startswith("B") else "pos")
         h.create("Outlet theirs", tenant=OTHER_TENANT)
         h.run(cmd.DisableConnections(connection_ids=[h.create("Outlet off")]))
+        renamed, gone = h.create("Outlet Ulm"), h.established("Outlet Trier")
+        h.run(cmd.EditConnection(connection_id=renamed, name="Ulm store"))
+        h.run(cmd.DisableConnections(connection_ids=[gone]))
+        h.run(cmd.DeleteConnections(connection_ids=[gone]))
         h.catch_up()
         everyone = h.read(_list)
-        # indexed / probe rows / most matches sorted: read ahead in order; collect the matches (the SQL runs without
-        # the index too); collect too many and read on; read in order only (no index)
-        ways = {"ahead": (True, 1_000, 10_000), "matches": (True, 1, 10_000), "too many": (True, 1, 1),
-                "in order": (False, 1, 10_000)}
-        for text, status in (("outlet", None), ("OUTL", "active"), ("ut", None), ("no such", None)):
+        # indexed / probe rows / most matches sorted / most words: merge the words' rows; read ahead in order;
+        # collect the matches (the SQL runs without the index too); collect too many and read on; read in order
+        # only (no index)
+        ways = {"words": (True, 1_000, 10_000, 32), "ahead": (True, 1_000, 10_000, 0),
+                "matches": (True, 1, 10_000, 0), "too many": (True, 1, 1, 0), "in order": (False, 1, 10_000, 32)}
+        for text, status in (("outlet", None), ("OUTL", "active"), ("ut", None), ("no such", None),
+                             ("let  bo", None), ("outlet b", "active"), ("ulm", None)):
             for sort, keys in connection_list_table.SORTS.items():
                 for descending in (False, True):
                     expected = sorted((r for r in everyone if text.lower() in r["name"].lower()
                                        and status in (None, r["status"])),
                                       key=lambda r, k=keys: tuple(r[c] for c in k), reverse=descending)
-                    for way, (indexed, probe, most) in ways.items():
-                        def pages(tx: Transaction, i: bool = indexed, p: int = probe, m: int = most, s: str = sort,
-                                  d: bool = descending, t: str = text, st: str | None = status) -> list[Any]:
+                    for way, (indexed, probe, most, words) in ways.items():
+                        def pages(tx: Transaction, i: bool = indexed, p: int = probe, m: int = most, w: int = words,
+                                  s: str = sort, d: bool = descending, t: str = text,
+                                  st: str | None = status) -> list[Any]:
                             rows, cursor = [], None
                             while True:
                                 query = connection_list_table.ListQuery(TENANT, status=st, text=t, sort=s,
                                                                         descending=d, limit=2, cursor=cursor)
                                 page, cursor = connection_list_table.query(tx, query, search_indexed=i, probe=p,
-                                                                           most_matches=m)
+                                                                           most_matches=m, most_words=w)
                                 rows += page
                                 if cursor is None:
                                     return rows
 
                         assert h.read(pages) == expected, (text, status, sort, descending, way)
         assert {r["name"] for r in h.read(lambda tx: _list(tx, text="outlet"))} == {
-            "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen", "Zoo OUTLET", "Outlet off"}
+            "Hamburg outlet", "Outlet Köln", "Outlet Essen", "Outlet Bremen", "Zoo OUTLET", "Outlet off",
+            "Outlet outlets", "Factory-outlet  Bonn"}
+
+    def test_the_words_of_the_names_follow_renames_and_deletions(self, h: ViewHarness) -> None:
+        kept, renamed, gone = h.create("Outlet Köln"), h.create("Outlet Ulm"), h.established("Trier kiosk")
+        h.create("Ulm theirs", tenant=OTHER_TENANT)
+        h.run(cmd.EditConnection(connection_id=renamed, name="Ulm store"))
+        h.run(cmd.DisableConnections(connection_ids=[gone, kept]))
+        h.run(cmd.DeleteConnections(connection_ids=[gone]))
+        h.catch_up()
+
+        def stored(tx: Transaction) -> tuple[list[Any], list[Any]]:
+            tx.execute("SELECT word, connection_id, status FROM connection_list_words WHERE tenant_id = ? "
+                       "ORDER BY word, connection_id", [TENANT])
+            words = tx.fetchall()
+            tx.execute("SELECT word FROM connection_list_vocabulary WHERE tenant_id = ? ORDER BY word", [TENANT])
+            return [tuple(w) for w in words], [w[0] for w in tx.fetchall()]
+
+        words, vocabulary = h.read(stored)
+        assert words == sorted([("köln", str(kept), "inactive"), ("outlet", str(kept), "inactive"),
+                                ("store", str(renamed), "active"), ("ulm", str(renamed), "active")])
+        assert vocabulary == ["köln", "outlet", "store", "ulm"]
 
     def test_a_deleted_connection_leaves_the_list_but_keeps_its_status_and_history(self, h: ViewHarness) -> None:
         connection_id = h.established("Till 1")

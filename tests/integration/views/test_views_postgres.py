@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.projections.adapters import connection_list_table, tables
+from services.projections.adapters import connection_list_table, connection_list_words, tables
 from services.projections.rebuild import rebuild
 from shared.sql import Transaction
 from tests.integration.views.harness import TENANT, Backend, ViewHarness
@@ -58,7 +58,7 @@ class TestViewsPostgres(ViewSuite):
 
             query = connection_list_table.ListQuery(TENANT, text="outlet", limit=1)
             return connection_list_table.query(Explaining(), query, search_indexed=True,  # type: ignore[arg-type]
-                                               probe=1)[0]
+                                               probe=1, most_words=0)[0]
 
         assert [r["name"] for r in h.read(search)] == ["Outlet Essen"]
         # Read ahead (1 row: no page), then the matches from the trigram index.
@@ -66,6 +66,46 @@ class TestViewsPostgres(ViewSuite):
         # Its pending list (scanned by every search until merged) is kept short.
         options = h.read(_rows("SELECT reloptions FROM pg_class WHERE relname = 'connection_list_name_trgm'"))
         assert options == [(["gin_pending_list_limit=512"],)]
+
+
+    def test_a_name_search_merges_the_rows_of_the_words_holding_the_text_read_in_the_sort_order(
+            self, h: ViewHarness) -> None:
+        for name in ("Aachen", "Outlet Köln", "Outlet Essen", "Factory-outlet Bonn"):
+            h.create(name)
+        h.catch_up()
+        # Many more names of the tenant without the text, before the matches in name order, as the planner sees them.
+        first = h.read(lambda tx: connection_list_table.query(tx, connection_list_table.ListQuery(TENANT))[0][0])
+        others = [{**first, "connection_id": f"c{i}", "name": f"Bonn {i:05d}"} for i in range(5_000)]
+        with h.views.transaction() as tx:
+            tables.upsert(tx, connection_list_table.SPEC, others)
+            tables.upsert(tx, connection_list_words.WORDS, [{**row, "word": word} for row in others
+                                                            for word in connection_list_words.words_of(row["name"])])
+            tables.upsert(tx, connection_list_words.VOCABULARY, [{"tenant_id": TENANT, "word": f"{i:05d}"}
+                                                                 for i in range(5_000)])
+            tx.execute("SELECT gin_clean_pending_list('connection_list_vocabulary_word_trgm')")
+            for table in ("connection_list", "connection_list_words", "connection_list_vocabulary"):
+                tx.execute(f"ANALYZE {table}")
+        plans: list[str] = []
+
+        def search(tx: Transaction) -> list[Any]:
+            class Explaining:
+                def execute(self, sql: str, params: Any = ()) -> None:
+                    tx.execute(f"EXPLAIN {sql}", params)
+                    plans.append("\n".join(row[0] for row in tx.fetchall()))
+                    tx.execute(sql, params)
+
+                def fetchall(self) -> list[Any]:
+                    return tx.fetchall()
+
+            query = connection_list_table.ListQuery(TENANT, text="outlet", limit=2)
+            return connection_list_table.query(Explaining(), query, search_indexed=True)[0]  # type: ignore[arg-type]
+
+        assert [r["name"] for r in h.read(search)] == ["Factory-outlet Bonn", "Outlet Essen"]
+        # The words holding the text from the vocabulary's trigram index; each word's rows from its index in order.
+        assert len(plans) == 2, plans
+        assert "connection_list_vocabulary_word_trgm" in plans[0], plans[0]
+        assert plans[1].count("Scan using connection_list_words_tenant_name") == 2, plans[1]
+        assert "Seq Scan" not in plans[1], plans[1]
 
 
 def _rows(sql: str) -> Callable[[Transaction], list[Any]]:
