@@ -29,18 +29,13 @@ from contracts.registry import encode
 from services.launcher import Stack
 from shared.local_kafka import LocalKafka
 from shared.local_postgres import LocalPostgres
+from shared.ports import free_port
 from shared.runtime import all_topics, ensure_topics
 from shared.settings import Settings, Store
 TOKEN = "bench-admin-token"
 TENANT = "bench"  # the tenant of the HTTP token; bus commands may name any tenant
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 BUS_ACTOR = "bench-platform-client"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def service_env(store: Store, data_dir: Path, bootstrap: str, namespace: str, dsn: str | None) -> dict[str, str]:

@@ -48,6 +48,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from shared.ports import free_port
+
 __all__ = [
     "KAFKA_VERSION",
     "KafkaStartError",
@@ -181,17 +183,6 @@ def new_cluster_id() -> str:
         text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
         if not text.startswith("-") and any(raw):
             return text
-
-
-def _free_loopback_port(exclude: Sequence[int] = ()) -> int:
-    # The port is only reserved until the socket closes; the broker binds it
-    # a moment later. Good enough on a machine where tests do not race for ports.
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port not in exclude:
-            return port
 
 
 def _java_executable() -> str:
@@ -329,8 +320,8 @@ class LocalKafka:
         if partitions < 1:
             raise ValueError("partitions must be at least 1")
         self.data_dir = Path(data_dir).resolve()
-        self.port = port or _free_loopback_port()
-        self.controller_port = controller_port or _free_loopback_port(exclude=[self.port])
+        self.port = port or free_port()
+        self.controller_port = controller_port or free_port()
         if self.port == self.controller_port:
             raise ValueError("port and controller_port must differ")
         self.partitions = partitions

@@ -57,6 +57,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from shared.ports import free_port
+
 __all__ = [
     "DEFAULT_OS_USER",
     "FALLBACK_OS_USER",
@@ -170,18 +172,6 @@ def _version_key(text: str) -> tuple[int, ...]:
         return (-1,)
 
 
-def _free_loopback_port() -> int:
-    """Ask the kernel for a currently unused loopback TCP port.
-
-    There is a window between closing this socket and postgres binding the
-    port; :meth:`LocalPostgres.start` retries with a new port if it loses.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _resolve_os_user() -> _OsUser | None:
     """Return the account to run PostgreSQL as, or None to run as ourselves."""
     if os.geteuid() != 0:
@@ -292,7 +282,7 @@ class LocalPostgres:
         self._bin_dir = find_pg_bin_dir()
         self._os_user = _resolve_os_user()
         self._timeout = timeout
-        self._port = port or _free_loopback_port()
+        self._port = port or free_port()
         # A port we picked ourselves may be replaced if someone grabs it before
         # postgres binds it; a caller-chosen port never is.
         self._port_is_negotiable = port == 0
@@ -426,7 +416,7 @@ class LocalPostgres:
                 lost_port_race = "Address already in use" in self._log_since(log_offset)
                 if not lost_port_race or attempt == attempts:
                     raise
-                self._port = _free_loopback_port()
+                self._port = free_port()
         self._port_is_negotiable = False
         if not self._atexit_registered:
             # Never leave an orphaned postmaster behind if the caller forgets

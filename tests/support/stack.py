@@ -22,42 +22,12 @@ import pytest
 
 from services.launcher import Stack
 from shared.local_kafka import LocalKafka
+from shared.ports import free_port
 from shared.runtime import all_topics, ensure_topics
 
 TOKEN = "e2e-admin-token"
 TENANT = "tenant-e2e"
 BUS_ACTORS = ("platform-test", "platform-service", "example-platform-client")  # bus senders of the e2e tests, admins
-
-
-def free_port() -> int:
-    """A free loopback port below the kernel's ephemeral range. A port the kernel picks (bind to 0) comes from
-    that range, and an outgoing connection (Kafka, PostgreSQL clients) could take it before the process it is
-    meant for binds it: seen in CI as a relay's metrics port "already in use"."""
-    low = _ephemeral_low()
-    for _ in range(500):
-        port = random.randint(PORTS_FROM, low - 1) if low > PORTS_FROM else 0
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            port = int(sock.getsockname()[1])
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError("no free loopback port found below the ephemeral range")
-
-
-PORTS_FROM = 20_000
-_HANDED_OUT: set[int] = set()  # never the same port twice in one test run
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32_768  # Linux's default
 
 
 @dataclass

@@ -45,22 +45,10 @@ class TestViewsPostgres(ViewSuite):
             tx.execute("SELECT gin_clean_pending_list('connection_list_name_trgm')")
             tx.execute("ANALYZE connection_list")
         plans: list[str] = []
-
-        def search(tx: Transaction) -> list[Any]:
-            class Explaining:
-                def execute(self, sql: str, params: Any = ()) -> None:
-                    tx.execute(f"EXPLAIN {sql}", params)
-                    plans.append("\n".join(row[0] for row in tx.fetchall()))
-                    tx.execute(sql, params)
-
-                def fetchall(self) -> list[Any]:
-                    return tx.fetchall()
-
-            query = connection_list_table.ListQuery(TENANT, text="outlet", limit=1)
-            return connection_list_table.query(Explaining(), query, search_indexed=True,  # type: ignore[arg-type]
-                                               probe=1, most_words=0)[0]
-
-        assert [r["name"] for r in h.read(search)] == ["Outlet Essen"]
+        query = connection_list_table.ListQuery(TENANT, text="outlet", limit=1)
+        found = h.read(lambda tx: connection_list_table.query(_Explaining(tx, plans), query, search_indexed=True,
+                                                              probe=1, most_words=0)[0])
+        assert [r["name"] for r in found] == ["Outlet Essen"]
         # Read ahead (1 row: no page), then the matches from the trigram index.
         assert len(plans) == 2 and "Bitmap Index Scan on connection_list_name_trgm" in plans[1], plans
         # Its pending list (scanned by every search until merged) is kept short.
@@ -86,26 +74,35 @@ class TestViewsPostgres(ViewSuite):
             for table in ("connection_list", "connection_list_words", "connection_list_vocabulary"):
                 tx.execute(f"ANALYZE {table}")
         plans: list[str] = []
-
-        def search(tx: Transaction) -> list[Any]:
-            class Explaining:
-                def execute(self, sql: str, params: Any = ()) -> None:
-                    tx.execute(f"EXPLAIN {sql}", params)
-                    plans.append("\n".join(row[0] for row in tx.fetchall()))
-                    tx.execute(sql, params)
-
-                def fetchall(self) -> list[Any]:
-                    return tx.fetchall()
-
-            query = connection_list_table.ListQuery(TENANT, text="outlet", limit=2)
-            return connection_list_table.query(Explaining(), query, search_indexed=True)[0]  # type: ignore[arg-type]
-
-        assert [r["name"] for r in h.read(search)] == ["Factory-outlet Bonn", "Outlet Essen"]
+        query = connection_list_table.ListQuery(TENANT, text="outlet", limit=2)
+        found = h.read(lambda tx: connection_list_table.query(_Explaining(tx, plans), query, search_indexed=True)[0])
+        assert [r["name"] for r in found] == ["Factory-outlet Bonn", "Outlet Essen"]
         # The words holding the text from the vocabulary's trigram index; each word's rows from its index in order.
         assert len(plans) == 2, plans
         assert "connection_list_vocabulary_word_trgm" in plans[0], plans[0]
         assert plans[1].count("Scan using connection_list_words_tenant_name") == 2, plans[1]
         assert "Seq Scan" not in plans[1], plans[1]
+
+
+class _Explaining:
+    """A transaction that keeps the plan of every statement it runs."""
+
+    def __init__(self, tx: Transaction, plans: list[str]) -> None:
+        self.tx, self.plans, self.dialect = tx, plans, tx.dialect
+
+    def execute(self, sql: str, params: Any = ()) -> None:
+        self.tx.execute(f"EXPLAIN {sql}", params)
+        self.plans.append("\n".join(row[0] for row in self.tx.fetchall()))
+        self.tx.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        self.tx.executemany(sql, rows)
+
+    def fetchone(self) -> Any:
+        return self.tx.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self.tx.fetchall()
 
 
 def _rows(sql: str) -> Callable[[Transaction], list[Any]]:
