@@ -88,10 +88,11 @@ def markdown(measurements: list[Measurement], machine: dict[str, Any]) -> str:
             if key != "stages":
                 out.append(f"- {key}: {_short(value)}")
         if "stages" in m.details:
-            out += ["", "| connections | seed s | views catch-up s | commands/s (runs) | ms/command | "
-                        "list p50 ms | list p99 ms |", "|---|---|---|---|---|---|---|"]
+            out += ["", "| connections | seed s | views catch-up s | vacuum s | commands/s (runs) | ms/command | "
+                        "list p50 ms | list p99 ms |", "|---|---|---|---|---|---|---|---|"]
             for s in m.details["stages"]:
                 out.append(f"| {s['size']:,} | {s['seed_seconds']:.1f} | {s['catch_up_seconds']:.1f} | "
+                           f"{s.get('vacuum_seconds', 0.0):.1f} | "
                            f"{_fmt(s['write_median'])} ({', '.join(_fmt(v) for v in s['write_rates'])}) | "
                            f"{_fmt(s['write_ms_per_command'])} | {_fmt(s['list_p50_median'])} | "
                            f"{_fmt(s['list_p99_median'])} |")

@@ -121,7 +121,7 @@ def rebuild(store: EventStoreReader, db: Database, projection: Projection, *, ba
         with db.transaction() as tx:
             for spec in shadow.tables():
                 tables.drop(tx, spec)
-                tables.create(tx, spec, trigram)
+                tables.create(tx, spec, trigram, deferred=True)
         position = 0
         while True:
             target = store.recorder.max_notification_id() or 0
@@ -130,6 +130,11 @@ def rebuild(store: EventStoreReader, db: Database, projection: Projection, *, ba
                 break
             position = build(store, db, shadow, after=position, up_to=target, batch_size=batch_size,
                              progress=progress)
+        # The indexes only queries read, built from the filled tables: a sort each, where keeping them row by row
+        # was half of a rebuild's time.
+        with db.transaction() as tx:
+            for spec in shadow.tables():
+                tables.create(tx, spec, trigram)
         if db.dialect == "postgres":
             # Statistics before the swap: a table PostgreSQL has not analyzed yet is planned as if nearly empty
             # (a filter's rows sorted instead of read from the index in order) until autovacuum gets to it.

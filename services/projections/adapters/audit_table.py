@@ -24,6 +24,7 @@ SUBJECTS = tables.TableSpec(
     {"connection_id": "text", "tenant_id": "text", "name": "text", "driver": "text", "mirror_id": "text"},
     ("connection_id",),
     {"mirror": ("mirror_id",)},
+    write_indexes=("mirror",),  # a data model's events name their mirror: the view finds the connection by it
 )
 ORDER = ("position",)
 

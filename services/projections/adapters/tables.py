@@ -44,6 +44,9 @@ class TableSpec:
     # Text columns searched by substring (``LOWER(col) LIKE '%...%'``): on PostgreSQL with pg_trgm they get a
     # trigram index, which turns that search from a scan of the tenant's rows into an index lookup.
     search: tuple[str, ...] = ()
+    # Indexes the view's own writes read (not only its queries): a rebuild creates them with the table, the others
+    # once the table is filled (one sort each instead of an insert per row).
+    write_indexes: tuple[str, ...] = ()
 
     def named(self, name: str) -> TableSpec:
         """The same table under another name (shadow tables of a rebuild)."""
@@ -56,15 +59,16 @@ class TableSpec:
     def index_name(self, suffix: str) -> str:
         return f"{self.name}_{suffix}"
 
-    def ddl(self, trigram: bool = False) -> list[str]:
-        """Idempotent ``CREATE`` statements for the table and its indexes (``trigram``: pg_trgm is there)."""
+    def ddl(self, trigram: bool = False, *, deferred: bool = False) -> list[str]:
+        """Idempotent ``CREATE`` statements for the table and its indexes (``trigram``: pg_trgm is there;
+        ``deferred``: only the indexes its writes need, the rest left for a second call once it is filled)."""
         columns = ", ".join(f"{c} {_SQL_TYPES[kind]}" for c, kind in self.columns.items())
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({columns}, PRIMARY KEY ({', '.join(self.key)}))"]
         statements += [
             f"CREATE INDEX IF NOT EXISTS {self.index_name(suffix)} ON {self.name} ({', '.join(cols)})"
-            for suffix, cols in self.indexes.items()
+            for suffix, cols in self.indexes.items() if not deferred or suffix in self.write_indexes
         ]
-        if trigram:
+        if trigram and not deferred:
             # GIN queues new entries in a pending list that every search scans until it is merged (by a write
             # that finds it over the limit, or by vacuum). At the default 4 MB, after bulk writes, that scan took
             # a trigram lookup on 100k names from 2 to 23 ms (load 20); 512 kB keeps it an eighth of that, for
@@ -120,17 +124,19 @@ class TableSpec:
         insert = f"INSERT INTO {self.name} ({names}) VALUES ({marks})"
         others = [c for c in self.columns if c not in self.key]
         action = f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "DO NOTHING"
-        return Statements(insert, f"{insert} ON CONFLICT ({', '.join(self.key)}) {action}")
+        conflict = f" ON CONFLICT ({', '.join(self.key)}) {action}"
+        return Statements(insert, insert + conflict, conflict)
 
 
 @dataclass(frozen=True)
 class Statements:
     insert: str
     upsert: str
+    conflict: str  # what makes an insert an upsert
 
 
-def create(tx: Transaction, spec: TableSpec, trigram: bool = False) -> None:
-    for statement in spec.ddl(trigram):
+def create(tx: Transaction, spec: TableSpec, trigram: bool = False, *, deferred: bool = False) -> None:
+    for statement in spec.ddl(trigram, deferred=deferred):
         tx.execute(statement)
 
 
@@ -151,20 +157,32 @@ def _values(rows: list[list[Any]]) -> tuple[str, list[Any]]:
 
 
 def upsert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
-    """Insert or replace whole rows by key. One statement text for any number of rows (``executemany``): on
-    PostgreSQL psycopg converts and prepares it once and pipelines the rows, where a multi-row ``VALUES`` list
-    was a new text for every row count, parsed again each time (half a rebuild's time). Keys must be unique in
-    ``rows``."""
-    params = [spec.encode(row) for row in rows]
-    if params:
-        tx.executemany(spec.statements.upsert, params)
+    """Insert or replace whole rows by key (see :func:`insert_values`). Keys must be unique in ``rows``."""
+    insert_values(tx, spec, [spec.encode(row) for row in rows], upsert=True)
 
 
 def insert(tx: Transaction, spec: TableSpec, rows: Iterable[Row]) -> None:
     """Append rows that are new by construction (change lists, set members)."""
-    params = [spec.encode(row) for row in rows]
-    if params:
-        tx.executemany(spec.statements.insert, params)
+    insert_values(tx, spec, [spec.encode(row) for row in rows])
+
+
+def insert_values(tx: Transaction, spec: TableSpec, values: list[list[Any]], *, upsert: bool = False) -> None:
+    """Insert (or with ``upsert`` insert or replace) rows given as parameter lists in column order, many at once.
+
+    On PostgreSQL one statement over one array per column (``SELECT * FROM unnest(...)``), one fixed text whatever
+    the number of rows: ``executemany`` sent every row as a statement of its own (the word rows of a rebuild cost
+    more than the list rows they come from), and a multi-row ``VALUES`` list was a new text for every row count,
+    parsed again each time. SQLite, without arrays, runs ``executemany``. Keys must be unique in ``values``.
+    """
+    if not values:
+        return
+    if tx.dialect != "postgres":
+        tx.executemany(spec.statements.upsert if upsert else spec.statements.insert, values)
+        return
+    names = ", ".join(spec.columns)
+    arrays = ", ".join(f"?::{_SQL_TYPES[kind]}[]" for kind in spec.columns.values())
+    tx.execute(f"INSERT INTO {spec.name} ({names}) SELECT {names} FROM unnest({arrays}) AS v ({names})"
+               f"{spec.statements.conflict if upsert else ''}", [list(column) for column in zip(*values, strict=True)])
 
 
 def delete(tx: Transaction, spec: TableSpec, keys: Iterable[Sequence[Any]]) -> None:
