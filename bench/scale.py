@@ -226,7 +226,7 @@ def _scaling(stages: list[Stage], skipped: list[tuple[int, float, float]]) -> Me
                "behind is done (credential checks, their events, relay, views: the store's head still for 2 s). "
                "What ran beside each list run (load, events stored during it, autovacuum): stages[].maintenance in "
                "benchmarks.json.",
-               *_list_growth(first, last),
+               *(_list_growth(first, last) if not flat_list < FLAT else []),  # names the query that grew
                *[f"{size:,} connections left out in this run: estimated {need:,.0f} s, {left:,.0f} s of the "
                  "20-minute budget left (the machine was slower than usual, see the baselines)."
                  for size, need, left in skipped]],

@@ -17,7 +17,7 @@ from shared.sql import Transaction
 
 Evolve = Callable[[Row | None, str, Any], Row | None]  # (row, topic, event) -> row
 KeyOf = Callable[[Recorded], Hashable | None]
-# (tx, rows before the batch, rows after it), both by key, only the keys the batch changed
+# (tx, the rows as loaded before the batch, the rows the batch changed as written: None for one removed), by key
 Written = Callable[[Transaction, dict[str, Row | None], dict[str, Row | None]], None]
 
 
