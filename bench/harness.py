@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 import uuid

@@ -246,17 +246,10 @@ def _list_growth(first: Stage, last: Stage) -> list[str]:
         return []
     worst = max(shared, key=lambda q: after[q][1] / before[q][1])
     others = max((after[q][1] for q in shared if q != worst), default=float("nan"))
-    note = (f"The list query's p99 at {last.size:,} is one query's: {worst} went from p50 {before[worst][0]:.1f} / "
+    return [f"The list query's p99 at {last.size:,} is one query's: {worst} went from p50 {before[worst][0]:.1f} / "
             f"p99 {before[worst][1]:.1f} ms at {first.size:,} to {after[worst][0]:.1f} / {after[worst][1]:.1f} ms; "
             f"every other query's p99 stayed at or under {others:.1f} ms (p50/p99 of every query by stage: "
-            "benchmarks.json).")
-    if worst.startswith("q="):
-        note += (" A text search merges the rows of the words holding its text, each word's kept in the sort order "
-                 "(services/projections/adapters/connection_list_words.py): its first page reads about a page of "
-                 "rows wherever the matches lie (q=Outlet at 1,000,000: 2 statements, ~225 buffers, ~1 ms in the "
-                 "server, EXPLAIN ANALYZE). Before, past 10,000 matches it read in the sort order, through every row "
-                 "before the first match: p99 1,152 ms at 1,000,000 (make bench of 2e4b037).")
-    return [note]
+            "benchmarks.json)."]
 
 
 def _list_query(stage: Stage, target: int) -> Measurement:

@@ -40,7 +40,6 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys

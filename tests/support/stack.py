@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator

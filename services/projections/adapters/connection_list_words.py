@@ -64,17 +64,18 @@ def write(tx: Transaction, words: TableSpec, vocabulary: TableSpec, before: Mapp
     if not old and not new:
         return
     tables.delete_where(tx, words, ("connection_id",), [(row["connection_id"],) for row in old])
+    worded = [(row, words_of(row["name"])) for row in new]
     # Parameters in the column order of COLUMNS, built here: a dict per word row, encoded again, cost a third more.
-    tables.insert_values(tx, words, [[row["tenant_id"], word, *_kept(row)[1:]]
-                                     for row in new for word in words_of(row["name"])])
+    tables.insert_values(tx, words, [[row["tenant_id"], word, *_kept(row)[1:]] for row, found in worded
+                                     for word in found])
     had = {(row["tenant_id"], word) for row in old for word in words_of(row["name"])}
-    has = {(row["tenant_id"], word) for row in new for word in words_of(row["name"])}
+    has = {(row["tenant_id"], word) for row, found in worded for word in found}
     tables.insert_values(tx, vocabulary, [list(pair) for pair in has - had], upsert=True)
-    # A word leaves the vocabulary with its tenant's last row of it.
-    if had - has:
+    gone = had - has  # a word leaves the vocabulary with its tenant's last row of it
+    if gone:
         tx.executemany(f"DELETE FROM {vocabulary.name} WHERE tenant_id = ? AND word = ? AND NOT EXISTS "
                        f"(SELECT 1 FROM {words.name} WHERE tenant_id = ? AND word = ?)",
-                       [[t, w, t, w] for t, w in had - has])
+                       [[t, w, t, w] for t, w in gone])
 
 
 def page(tx: Transaction, listed: TableSpec, tenant_id: str, text: str, sort: str, descending: bool,
